@@ -1,0 +1,3 @@
+#include "util/etperror.h"
+
+G_DEFINE_QUARK (etp-error-quark, etp_error)
