@@ -10,7 +10,11 @@ etp_ecg_meta_api_get_type (void)
   static GType type = 0;
 
   if (g_once_init_enter (&type)) {
-    GType t = gst_meta_api_type_register ("EtpEcgMetaAPI", etp_ecg_meta_tags);
+    /* The plugin and a test binary may each carry a copy of this file: the
+     * first copy registers, later ones find the same type by name. */
+    GType t = g_type_from_name ("EtpEcgMetaAPI");
+    if (t == 0)
+      t = gst_meta_api_type_register ("EtpEcgMetaAPI", etp_ecg_meta_tags);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -99,7 +103,9 @@ etp_ecg_meta_get_info (void)
   static const GstMetaInfo *info = NULL;
 
   if (g_once_init_enter (&info)) {
-    const GstMetaInfo *mi = gst_meta_register (ETP_ECG_META_API_TYPE,
+    const GstMetaInfo *mi = gst_meta_get_info ("EtpEcgMeta");
+    if (mi == NULL)
+      mi = gst_meta_register (ETP_ECG_META_API_TYPE,
         "EtpEcgMeta", sizeof (EtpEcgMeta), etp_ecg_meta_init,
         etp_ecg_meta_free, etp_ecg_meta_transform);
     g_once_init_leave (&info, mi);
