@@ -349,17 +349,26 @@ clear_pending_locked (GstEcgEncoder * self)
 static gboolean
 set_caps (GstEcgEncoder * self, GstCaps * caps)
 {
-  GstAudioInfo info;
+  GstStructure *st;
+  const gchar *fmt, *layout;
+  gint rate = 0, channels = 0;
   GstCaps *out;
   const EtpResnet1dConfig *cfg;
   gboolean ok;
 
-  if (!gst_audio_info_from_caps (&info, caps) ||
-      GST_AUDIO_INFO_FORMAT (&info) != GST_AUDIO_FORMAT_F32LE ||
-      GST_AUDIO_INFO_LAYOUT (&info) != GST_AUDIO_LAYOUT_INTERLEAVED) {
+  /* parsed by hand: GstAudioInfo wants a channel-mask for > 2 channels,
+   * which ECG streams do not have */
+  st = gst_caps_get_structure (caps, 0);
+  fmt = gst_structure_get_string (st, "format");
+  layout = gst_structure_get_string (st, "layout");
+  if (!gst_structure_has_name (st, "audio/x-raw") || g_strcmp0 (fmt,
+          "F32LE") != 0 || (layout && strcmp (layout, "interleaved") != 0) ||
+      !gst_structure_get_int (st, "rate", &rate) ||
+      !gst_structure_get_int (st, "channels", &channels) || rate <= 0 ||
+      channels <= 0) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-        ("expected interleaved F32LE audio/x-raw, got %" GST_PTR_FORMAT,
-            caps));
+        ("expected interleaved F32LE audio/x-raw with rate and channels, got %"
+            GST_PTR_FORMAT, caps));
     return FALSE;
   }
   if (!self->model) {
@@ -371,8 +380,8 @@ set_caps (GstEcgEncoder * self, GstCaps * caps)
     seed = self->seed;
     GST_OBJECT_UNLOCK (self);
     etp_resnet1d_config_init (&c);
-    c.leads = GST_AUDIO_INFO_CHANNELS (&info);
-    c.sample_rate = GST_AUDIO_INFO_RATE (&info);
+    c.leads = channels;
+    c.sample_rate = rate;
     c.length = 0;
     if (!self->be && !open_backend (self))
       return FALSE;
@@ -388,26 +397,26 @@ set_caps (GstEcgEncoder * self, GstCaps * caps)
       return FALSE;
   }
   cfg = etp_resnet1d_get_config (self->model);
-  if ((guint) GST_AUDIO_INFO_CHANNELS (&info) != cfg->leads) {
+  if ((guint) channels != cfg->leads) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("The stream has %d leads, the checkpoint's encoder takes %u",
-            GST_AUDIO_INFO_CHANNELS (&info), cfg->leads),
+            channels, cfg->leads),
         ("caps %" GST_PTR_FORMAT "; select/reorder leads upstream or use a "
             "checkpoint trained on %d leads", caps,
-            GST_AUDIO_INFO_CHANNELS (&info)));
+            channels));
     return FALSE;
   }
-  if (cfg->sample_rate && (guint) GST_AUDIO_INFO_RATE (&info) !=
+  if (cfg->sample_rate && (guint) rate !=
       cfg->sample_rate) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("The stream is at %d Hz, the checkpoint was trained at %u Hz",
-            GST_AUDIO_INFO_RATE (&info), cfg->sample_rate),
+            rate, cfg->sample_rate),
         ("caps %" GST_PTR_FORMAT "; put ecgresample rate=%u before "
             "ecgencoder", caps, cfg->sample_rate));
     return FALSE;
   }
-  self->rate = GST_AUDIO_INFO_RATE (&info);
-  self->channels = GST_AUDIO_INFO_CHANNELS (&info);
+  self->rate = rate;
+  self->channels = channels;
   out = etp_tensor_caps_new (self->dim);
   ok = gst_pad_set_caps (self->srcpad, out);
   gst_caps_unref (out);

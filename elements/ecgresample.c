@@ -387,6 +387,18 @@ gst_ecg_resample_generate_output (GstBaseTransform * trans,
     return GST_FLOW_OK;
   }
 
+  /* live chunks of records (ecgsrc is-live): a chunk starting at 0 after
+   * another record's chunks begins a new record: finish the previous one */
+  if (!is_record && meta && meta->window_start == 0 && self->stream_started
+      && self->stream_meta_buf
+      && etp_buffer_get_ecg_meta (self->stream_meta_buf)) {
+    GstBuffer *tail = drain_stream (self);
+    GST_DEBUG_OBJECT (self, "new record in the stream: state reset");
+    if (tail && gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (trans), tail) !=
+        GST_FLOW_OK)
+      GST_DEBUG_OBJECT (self, "pushing the previous record's tail failed");
+    reset_stream (self);
+  }
   if (!is_record && (GST_BUFFER_IS_DISCONT (in) || !self->stream_started)) {
     if (self->stream_started)
       GST_INFO_OBJECT (self, "discontinuity: resetting the stream state");

@@ -299,6 +299,12 @@ window_stream (GstEcgWindow * self, GstBuffer * in, gsize n)
   if (self->stream_started && GST_BUFFER_IS_DISCONT (in)) {
     report_gap (self, "discontinuity");
     reset_stream (self);
+  } else if (self->stream_started && meta && meta->window_start == 0
+      && self->stream_meta_buf) {
+    /* live chunks of records (ecgsrc is-live): a chunk starting at 0 begins
+     * the next record; the previous one ends as at EOS */
+    emit_stream_windows (self, TRUE);
+    reset_stream (self);
   }
   if (!self->stream_started) {
     self->stream_started = TRUE;

@@ -27,7 +27,6 @@
 #include "etpmeta.h"
 #include "etpcaps.h"
 
-#include <gst/audio/audio.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -317,6 +316,7 @@ GST_DEBUG_CATEGORY_STATIC (etp_train_debug);
 #define DEFAULT_DEVICE ETP_TRAIN_DEVICE_AUTO
 #define DEFAULT_DROP_LAST FALSE
 #define DEFAULT_THREADS 0
+#define DEFAULT_UNPAIRED ETP_TRAIN_UNPAIRED_ERROR
 
 /* The values of the src pad's per-step vector. */
 #define ETP_TRAIN_OUT_DIM 4
@@ -346,6 +346,7 @@ enum
   PROP_DEVICE,
   PROP_THREADS,
   PROP_DROP_LAST,
+  PROP_UNPAIRED,
   PROP_EPOCHS_DONE,
   PROP_STEPS_DONE,
 };
@@ -383,6 +384,7 @@ struct _GstEtpTrain
   EtpTrainDevice device;
   guint threads;
   gboolean drop_last;
+  EtpTrainUnpaired unpaired;
 
   /* stream facts (streaming thread) */
   gint rate, channels;          /* ecg pad caps */
@@ -409,8 +411,10 @@ struct _GstEtpTrain
   guint64 steps_done;           /* optimiser steps, resumed ones included */
   guint64 steps_per_epoch;      /* learned at the first epoch end (or resumed) */
   gint64 cur_meta_epoch;        /* meta epoch field of the epoch in progress, -1 */
-  guint64 epoch_steps, epoch_windows, epoch_dropped;
-  gdouble epoch_loss_sum;
+  guint64 epoch_steps, epoch_windows, epoch_dropped, epoch_unpaired;
+  guint val_unpaired;
+  gdouble epoch_loss_sum;        /* sum of step loss x step windows */
+  guint64 epoch_loss_windows;
   gint64 t_epoch_start, t_last_step;
   gdouble step_seconds_ema;
   gdouble ecg_rate_ema;
@@ -482,6 +486,29 @@ etp_train_schedule_get_type (void)
     GType t = g_type_from_name ("EtpTrainSchedule");
     if (t == 0)
       t = g_enum_register_static ("EtpTrainSchedule", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static GType
+etp_train_unpaired_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {ETP_TRAIN_UNPAIRED_ERROR, "An ECG window whose text is not the next "
+          "text buffer is an error naming both records", "error"},
+    {ETP_TRAIN_UNPAIRED_DROP_ECG, "Drop ECG windows that have no text (the "
+          "text branch skipped them, e.g. textencoder missing-report=skip); "
+          "counted in the epoch messages. The text stream must still be in "
+          "the ECG stream's order", "drop-ecg"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_type_from_name ("EtpTrainUnpaired");
+    if (t == 0)
+      t = g_enum_register_static ("EtpTrainUnpaired", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -566,7 +593,10 @@ etp_train_reset (GstEtpTrain * self)
   self->steps_per_epoch = 0;
   self->cur_meta_epoch = -1;
   self->epoch_steps = self->epoch_windows = self->epoch_dropped = 0;
+  self->epoch_unpaired = 0;
+  self->val_unpaired = 0;
   self->epoch_loss_sum = 0.0;
+  self->epoch_loss_windows = 0;
   self->t_epoch_start = self->t_last_step = 0;
   self->step_seconds_ema = 0.0;
   self->ecg_rate_ema = 0.0;
@@ -819,7 +849,8 @@ etp_train_do_step (GstEtpTrain * self)
 
   self->steps_done = step;
   self->epoch_steps++;
-  self->epoch_loss_sum += res.loss;
+  self->epoch_loss_sum += (gdouble) res.loss * self->b_n;
+  self->epoch_loss_windows += self->b_n;
   spe = etp_train_known_steps_per_epoch (self);
   total = etp_train_total_steps (self);
   if (total > 0 && self->step_seconds_ema > 0)
@@ -1067,8 +1098,17 @@ etp_train_end_epoch (GstEtpTrain * self)
     self->b_n = 0;
     self->b_view2_used = FALSE;
   }
-  if (self->epoch_windows == 0)
+  if (self->epoch_windows == 0) {
+    if (self->epoch_unpaired > 0) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("None of the %" G_GUINT64_FORMAT " ECG windows of this epoch had "
+              "a text.", self->epoch_unpaired),
+          ("unpaired=drop-ecg dropped them all: are the reports missing "
+              "(ecgsrc compose-report, report=english)?"));
+      return GST_FLOW_ERROR;
+    }
     return self->epochs_done >= self->epochs ? GST_FLOW_EOS : GST_FLOW_OK;
+  }
 
   self->epochs_done++;
   if (self->steps_per_epoch == 0)
@@ -1081,8 +1121,8 @@ etp_train_end_epoch (GstEtpTrain * self)
     return GST_FLOW_ERROR;
 
   seconds = (g_get_monotonic_time () - self->t_epoch_start) / 1e6;
-  train_loss = self->epoch_steps ?
-      self->epoch_loss_sum / self->epoch_steps : NAN;
+  train_loss = self->epoch_loss_windows ?
+      self->epoch_loss_sum / self->epoch_loss_windows : NAN;
   s = gst_structure_new ("etp-train",
       "event", G_TYPE_STRING, "epoch",
       "epoch", G_TYPE_UINT, self->epochs_done,
@@ -1091,6 +1131,7 @@ etp_train_end_epoch (GstEtpTrain * self)
       "epoch-steps", G_TYPE_UINT64, self->epoch_steps,
       "windows", G_TYPE_UINT64, self->epoch_windows,
       "dropped", G_TYPE_UINT64, self->epoch_dropped,
+      "unpaired", G_TYPE_UINT64, self->epoch_unpaired,
       "train-loss", G_TYPE_DOUBLE, train_loss,
       "temperature", G_TYPE_DOUBLE,
       (gdouble) etp_train_model_temperature (self->model),
@@ -1098,6 +1139,7 @@ etp_train_end_epoch (GstEtpTrain * self)
   if (self->val_n > 0)
     gst_structure_set (s,
         "val-windows", G_TYPE_UINT, val.n,
+        "val-unpaired", G_TYPE_UINT, self->val_unpaired,
         "val-reports", G_TYPE_UINT, val.reports,
         "val-loss", G_TYPE_DOUBLE, val.loss,
         "val-top1", G_TYPE_DOUBLE, val.top1,
@@ -1113,7 +1155,9 @@ etp_train_end_epoch (GstEtpTrain * self)
   etp_train_post (self, s);
 
   self->epoch_steps = self->epoch_windows = self->epoch_dropped = 0;
+  self->epoch_unpaired = 0;
   self->epoch_loss_sum = 0.0;
+  self->epoch_loss_windows = 0;
   self->t_epoch_start = self->t_last_step = g_get_monotonic_time ();
 
   if (self->epochs_done >= self->epochs) {
@@ -1128,6 +1172,17 @@ etp_train_end_epoch (GstEtpTrain * self)
 }
 
 /* ------------------------------------------------------------- pairing */
+
+/* TRUE when @b carries the window (record id + index) of @m. */
+static gboolean
+same_window (GstBuffer * b, const EtpEcgMeta * m)
+{
+  const EtpEcgMeta *o = b ? etp_buffer_get_ecg_meta (b) : NULL;
+
+  return o && o->record_id && m && m->record_id
+      && strcmp (o->record_id, m->record_id) == 0
+      && o->window_index == m->window_index;
+}
 
 /* Checks that @b (from @pad) carries a window of @ecg_meta; posts an error
  * naming both records otherwise. */
@@ -1247,13 +1302,28 @@ etp_train_collect_val (GstEtpTrain * self)
 
   while (gst_aggregator_pad_has_buffer (ve)
       && gst_aggregator_pad_has_buffer (vt)) {
-    GstBuffer *eb = gst_aggregator_pad_pop_buffer (ve);
-    GstBuffer *tb = gst_aggregator_pad_pop_buffer (vt);
-    const EtpEcgMeta *m = eb ? etp_buffer_get_ecg_meta (eb) : NULL;
+    GstBuffer *eb, *tb;
+    const EtpEcgMeta *m;
     GstMapInfo em, tm;
     guint len, win;
     gboolean ok = FALSE;
 
+    if (self->unpaired == ETP_TRAIN_UNPAIRED_DROP_ECG) {
+      GstBuffer *pe = gst_aggregator_pad_peek_buffer (ve);
+      GstBuffer *pt = gst_aggregator_pad_peek_buffer (vt);
+      const EtpEcgMeta *pm = pe ? etp_buffer_get_ecg_meta (pe) : NULL;
+      gboolean drop = pm && pm->record_id && !same_window (pt, pm);
+      gst_clear_buffer (&pe);
+      gst_clear_buffer (&pt);
+      if (drop) {
+        gst_aggregator_pad_drop_buffer (ve);
+        self->val_unpaired++;
+        continue;
+      }
+    }
+    eb = gst_aggregator_pad_pop_buffer (ve);
+    tb = gst_aggregator_pad_pop_buffer (vt);
+    m = eb ? etp_buffer_get_ecg_meta (eb) : NULL;
     if (eb == NULL || tb == NULL) {
       gst_clear_buffer (&eb);
       gst_clear_buffer (&tb);
@@ -1307,12 +1377,18 @@ etp_train_collect_val (GstEtpTrain * self)
       return FALSE;
   }
 
+  if (self->unpaired == ETP_TRAIN_UNPAIRED_DROP_ECG
+      && gst_aggregator_pad_is_eos (vt)) {
+    while (gst_aggregator_pad_drop_buffer (ve))
+      self->val_unpaired++;
+  }
   if (gst_aggregator_pad_is_eos (ve) && gst_aggregator_pad_is_eos (vt)) {
     self->val_complete = TRUE;
     GST_INFO_OBJECT (self, "validation set: %u windows", self->val_n);
     etp_train_post (self, gst_structure_new ("etp-train",
             "event", G_TYPE_STRING, "validation-set",
-            "windows", G_TYPE_UINT, self->val_n, NULL));
+            "windows", G_TYPE_UINT, self->val_n,
+            "unpaired", G_TYPE_UINT, self->val_unpaired, NULL));
   } else if (gst_aggregator_pad_is_eos (ve)
       && gst_aggregator_pad_has_buffer (vt)) {
     GstBuffer *tb = gst_aggregator_pad_peek_buffer (vt);
@@ -1413,6 +1489,24 @@ etp_train_training_input (GstEtpTrain * self)
             "step", G_TYPE_UINT64, self->steps_done, NULL));
     ret = GST_FLOW_EOS;
     goto out;
+  }
+
+  /* unpaired=drop-ecg: the text branch skipped this window. */
+  if (self->unpaired == ETP_TRAIN_UNPAIRED_DROP_ECG) {
+    GstBuffer *peek = gst_aggregator_pad_peek_buffer (self->text_pad);
+    if (!same_window (peek, m)) {
+      GST_DEBUG_OBJECT (self, "no text for window %u of record '%s': "
+          "dropped", m->window_index, m->record_id);
+      self->cur_meta_epoch = m->epoch;
+      self->epoch_unpaired++;
+      gst_clear_buffer (&peek);
+      gst_aggregator_pad_drop_buffer (self->ecg_pad);
+      if (have_view2)
+        gst_aggregator_pad_drop_buffer (self->view2_pad);
+      ret = GST_FLOW_OK;
+      goto out;
+    }
+    gst_clear_buffer (&peek);
   }
 
   /* Take the window and its partners. */
@@ -1594,7 +1688,10 @@ etp_train_sink_event (GstAggregator * agg, GstAggregatorPad * pad,
         *slot = dim;
       }
     } else {
-      GstAudioInfo info;
+      const GstStructure *st = gst_caps_get_structure (caps, 0);
+      const gchar *fmt = gst_structure_get_string (st, "format");
+      const gchar *layout = gst_structure_get_string (st, "layout");
+      gint new_rate = 0, new_channels = 0;
       gint *rate, *channels;
       if (pad == self->ecg_pad) {
         rate = &self->rate;
@@ -1606,24 +1703,28 @@ etp_train_sink_event (GstAggregator * agg, GstAggregatorPad * pad,
         rate = &self->val_rate;
         channels = &self->val_channels;
       }
-      if (!gst_audio_info_from_caps (&info, caps)
-          || GST_AUDIO_INFO_FORMAT (&info) != GST_AUDIO_FORMAT_F32LE) {
+      /* Parsed by hand: GstAudioInfo wants a channel-mask for more than
+       * two channels, which ECG caps need not carry. */
+      if (g_strcmp0 (fmt, "F32LE") != 0
+          || (layout && g_strcmp0 (layout, "interleaved") != 0)
+          || !gst_structure_get_int (st, "rate", &new_rate)
+          || !gst_structure_get_int (st, "channels", &new_channels)
+          || new_rate <= 0 || new_channels <= 0) {
         GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
             ("Pad '%s' needs F32LE interleaved ECG caps.", pad_role (self,
                     pad)), ("caps: %" GST_PTR_FORMAT, caps));
         ok = FALSE;
-      } else if (*rate != 0 && (*rate != GST_AUDIO_INFO_RATE (&info)
-              || *channels != GST_AUDIO_INFO_CHANNELS (&info))) {
+      } else if (*rate != 0 && (*rate != new_rate
+              || *channels != new_channels)) {
         GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
             ("ECG format changed mid-stream on pad '%s': %d leads at %d Hz "
                 "-> %d leads at %d Hz.", pad_role (self, pad), *channels,
-                *rate, GST_AUDIO_INFO_CHANNELS (&info),
-                GST_AUDIO_INFO_RATE (&info)),
+                *rate, new_channels, new_rate),
             ("every window must have the same length, rate and lead count"));
         ok = FALSE;
       } else {
-        *rate = GST_AUDIO_INFO_RATE (&info);
-        *channels = GST_AUDIO_INFO_CHANNELS (&info);
+        *rate = new_rate;
+        *channels = new_channels;
       }
     }
     if (!ok)
@@ -1811,6 +1912,9 @@ etp_train_set_property (GObject * object, guint prop_id,
     case PROP_DROP_LAST:
       self->drop_last = g_value_get_boolean (value);
       break;
+    case PROP_UNPAIRED:
+      self->unpaired = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1892,6 +1996,9 @@ etp_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_DROP_LAST:
       g_value_set_boolean (value, self->drop_last);
+      break;
+    case PROP_UNPAIRED:
+      g_value_set_enum (value, self->unpaired);
       break;
     case PROP_EPOCHS_DONE:
       g_value_set_uint (value, self->epochs_done);
@@ -2037,6 +2144,11 @@ gst_etp_train_class_init (GstEtpTrainClass * klass)
       g_param_spec_boolean ("drop-last", "Drop last",
           "Drop the last partial batch of every epoch instead of training "
           "on it", DEFAULT_DROP_LAST, rw));
+  g_object_class_install_property (gobject_class, PROP_UNPAIRED,
+      g_param_spec_enum ("unpaired", "Unpaired windows",
+          "What to do with an ECG window (training or validation) whose "
+          "text is missing from the text stream",
+          etp_train_unpaired_get_type (), DEFAULT_UNPAIRED, rw));
   g_object_class_install_property (gobject_class, PROP_EPOCHS_DONE,
       g_param_spec_uint ("epochs-done", "Epochs done",
           "Completed epochs (resumed ones included)", 0, G_MAXUINT, 0,
@@ -2078,6 +2190,7 @@ gst_etp_train_class_init (GstEtpTrainClass * klass)
   gst_type_mark_as_plugin_api (etp_train_optimizer_get_type (), 0);
   gst_type_mark_as_plugin_api (etp_train_schedule_get_type (), 0);
   gst_type_mark_as_plugin_api (etp_train_device_get_type (), 0);
+  gst_type_mark_as_plugin_api (etp_train_unpaired_get_type (), 0);
 }
 
 static void
@@ -2103,6 +2216,7 @@ gst_etp_train_init (GstEtpTrain * self)
   self->device = DEFAULT_DEVICE;
   self->threads = DEFAULT_THREADS;
   self->drop_last = DEFAULT_DROP_LAST;
+  self->unpaired = DEFAULT_UNPAIRED;
   self->val_ecg = g_array_new (FALSE, FALSE, sizeof (gfloat));
   self->val_text = g_array_new (FALSE, FALSE, sizeof (gfloat));
   self->cur_meta_epoch = -1;

@@ -23,6 +23,12 @@ typedef enum {
   ETP_TRAIN_SCHEDULE_COSINE = 1,
 } EtpTrainSchedule;
 
+/* ECG windows without a text (property "unpaired"). */
+typedef enum {
+  ETP_TRAIN_UNPAIRED_ERROR = 0,
+  ETP_TRAIN_UNPAIRED_DROP_ECG = 1,
+} EtpTrainUnpaired;
+
 /* Compute device (property "device"). */
 typedef enum {
   ETP_TRAIN_DEVICE_AUTO = 0,

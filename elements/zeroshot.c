@@ -19,8 +19,10 @@
 #include "eval/metrics.h"
 #include "eval/promptembed.h"
 #include "eval/promptset.h"
+#include "util/etperror.h"
 
 #include <json-glib/json-glib.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

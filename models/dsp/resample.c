@@ -44,48 +44,28 @@ etp_resample_out_len (gsize n_in, guint up, guint down)
 /* ------------------------------------------------------------------------ */
 /* FFT                                                                       */
 
-#define FFT_CACHE_MAX 16
+/* Plans are process-wide (FFTW planning costs milliseconds, records of a
+ * dataset share a few lengths): created once per (n_in, n_out, channels) under
+ * the planner lock and kept until exit; they run with FFTW's new-array execute
+ * functions on each resampler's own buffers, which is thread-safe. */
+#define FFT_CACHE_MAX 512
 
 typedef struct {
-  gsize n_in, n_out;
-  guint channels;
-  double *xin;                  /* channels x n_in, channel-major */
-  fftw_complex *xspec;          /* channels x (n_in/2+1) */
-  fftw_complex *yspec;          /* channels x (n_out/2+1) */
-  double *yout;                 /* channels x n_out */
-  fftw_plan fwd, inv;
+  fftwf_plan fwd, inv;
 } FftPlan;
 
+static GHashTable *fft_plans;   /* "nin:nout:ch" -> FftPlan */
+
 struct _EtpFftResampler {
-  GHashTable *plans;            /* key string "nin:nout:ch" -> FftPlan */
+  float *xin, *yout;           /* channel-major signals */
+  fftwf_complex *xspec, *yspec;  /* channel-major spectra */
+  gsize cap_xin, cap_yout, cap_xspec, cap_yspec;
 };
-
-static void
-fft_plan_free (gpointer data)
-{
-  FftPlan *p = data;
-
-  g_mutex_lock (&fftw_planner_lock);
-  if (p->fwd)
-    fftw_destroy_plan (p->fwd);
-  if (p->inv)
-    fftw_destroy_plan (p->inv);
-  g_mutex_unlock (&fftw_planner_lock);
-  fftw_free (p->xin);
-  fftw_free (p->xspec);
-  fftw_free (p->yspec);
-  fftw_free (p->yout);
-  g_free (p);
-}
 
 EtpFftResampler *
 etp_fft_resampler_new (void)
 {
-  EtpFftResampler *r = g_new0 (EtpFftResampler, 1);
-
-  r->plans = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      fft_plan_free);
-  return r;
+  return g_new0 (EtpFftResampler, 1);
 }
 
 void
@@ -93,13 +73,40 @@ etp_fft_resampler_free (EtpFftResampler * r)
 {
   if (!r)
     return;
-  g_hash_table_destroy (r->plans);
+  fftwf_free (r->xin);
+  fftwf_free (r->yout);
+  fftwf_free (r->xspec);
+  fftwf_free (r->yspec);
   g_free (r);
 }
 
-static FftPlan *
+static gboolean
+ensure_real (float **p, gsize * cap, gsize n)
+{
+  if (*cap >= n)
+    return TRUE;
+  fftwf_free (*p);
+  *p = fftwf_alloc_real (n);
+  *cap = *p ? n : 0;
+  return *p != NULL;
+}
+
+static gboolean
+ensure_complex (fftwf_complex ** p, gsize * cap, gsize n)
+{
+  if (*cap >= n)
+    return TRUE;
+  fftwf_free (*p);
+  *p = fftwf_alloc_complex (n);
+  *cap = *p ? n : 0;
+  return *p != NULL;
+}
+
+/* Returns the cached plans, or fills @tmp with plans the caller must destroy
+ * (cache full); NULL on failure. Buffers of @r are the planning arrays. */
+static const FftPlan *
 fft_plan_get (EtpFftResampler * r, gsize n_in, gsize n_out, guint channels,
-    GError ** error)
+    FftPlan * tmp)
 {
   gchar key[96];
   FftPlan *p;
@@ -108,42 +115,31 @@ fft_plan_get (EtpFftResampler * r, gsize n_in, gsize n_out, guint channels,
 
   g_snprintf (key, sizeof key, "%" G_GSIZE_FORMAT ":%" G_GSIZE_FORMAT ":%u",
       n_in, n_out, channels);
-  p = g_hash_table_lookup (r->plans, key);
-  if (p)
-    return p;
-
-  if (g_hash_table_size (r->plans) >= FFT_CACHE_MAX)
-    g_hash_table_remove_all (r->plans);
-
-  p = g_new0 (FftPlan, 1);
-  p->n_in = n_in;
-  p->n_out = n_out;
-  p->channels = channels;
-  p->xin = fftw_alloc_real ((size_t) nin * channels);
-  p->xspec = fftw_alloc_complex ((size_t) bins_in * channels);
-  p->yspec = fftw_alloc_complex ((size_t) bins_out * channels);
-  p->yout = fftw_alloc_real ((size_t) nout * channels);
-  if (!p->xin || !p->xspec || !p->yspec || !p->yout) {
-    fft_plan_free (p);
-    g_set_error (error, ETP_ERROR, ETP_ERROR_INVALID,
-        "FFT resample: cannot allocate buffers for %" G_GSIZE_FORMAT " -> %"
-        G_GSIZE_FORMAT " frames x %u channels", n_in, n_out, channels);
-    return NULL;
-  }
   g_mutex_lock (&fftw_planner_lock);
-  p->fwd = fftw_plan_many_dft_r2c (1, &nin, (int) channels, p->xin, NULL, 1,
-      nin, p->xspec, NULL, 1, bins_in, FFTW_ESTIMATE);
-  p->inv = fftw_plan_many_dft_c2r (1, &nout, (int) channels, p->yspec, NULL,
-      1, bins_out, p->yout, NULL, 1, nout, FFTW_ESTIMATE);
-  g_mutex_unlock (&fftw_planner_lock);
-  if (!p->fwd || !p->inv) {
-    fft_plan_free (p);
-    g_set_error (error, ETP_ERROR, ETP_ERROR_INVALID,
-        "FFT resample: FFTW could not plan %" G_GSIZE_FORMAT " -> %"
-        G_GSIZE_FORMAT " frames", n_in, n_out);
-    return NULL;
+  if (!fft_plans)
+    fft_plans = g_hash_table_new (g_str_hash, g_str_equal);
+  p = g_hash_table_lookup (fft_plans, key);
+  if (!p) {
+    FftPlan pl;
+    pl.fwd = fftwf_plan_many_dft_r2c (1, &nin, (int) channels, r->xin, NULL,
+        1, nin, r->xspec, NULL, 1, bins_in, FFTW_ESTIMATE);
+    pl.inv = fftwf_plan_many_dft_c2r (1, &nout, (int) channels, r->yspec, NULL,
+        1, bins_out, r->yout, NULL, 1, nout, FFTW_ESTIMATE);
+    if (!pl.fwd || !pl.inv) {
+      if (pl.fwd)
+        fftwf_destroy_plan (pl.fwd);
+      if (pl.inv)
+        fftwf_destroy_plan (pl.inv);
+    } else if (g_hash_table_size (fft_plans) < FFT_CACHE_MAX) {
+      p = g_new (FftPlan, 1);
+      *p = pl;
+      g_hash_table_insert (fft_plans, g_strdup (key), p);
+    } else {
+      *tmp = pl;
+      p = tmp;
+    }
   }
-  g_hash_table_insert (r->plans, g_strdup (key), p);
+  g_mutex_unlock (&fftw_planner_lock);
   return p;
 }
 
@@ -151,7 +147,8 @@ gboolean
 etp_fft_resample (EtpFftResampler * r, const gfloat * in, gsize n_in,
     guint channels, gfloat * out, gsize n_out, GError ** error)
 {
-  FftPlan *p;
+  const FftPlan *p;
+  FftPlan tmp = { NULL, NULL };
   gsize i, k, bins_in, bins_out, n, nyq;
   guint c;
   double scale;
@@ -168,22 +165,35 @@ etp_fft_resample (EtpFftResampler * r, const gfloat * in, gsize n_in,
     memcpy (out, in, n_in * channels * sizeof (gfloat));
     return TRUE;
   }
-  p = fft_plan_get (r, n_in, n_out, channels, error);
-  if (!p)
+  bins_in = n_in / 2 + 1;
+  bins_out = n_out / 2 + 1;
+  if (!ensure_real (&r->xin, &r->cap_xin, n_in * channels)
+      || !ensure_real (&r->yout, &r->cap_yout, n_out * channels)
+      || !ensure_complex (&r->xspec, &r->cap_xspec, bins_in * channels)
+      || !ensure_complex (&r->yspec, &r->cap_yspec, bins_out * channels)) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_INVALID,
+        "FFT resample: cannot allocate buffers for %" G_GSIZE_FORMAT " -> %"
+        G_GSIZE_FORMAT " frames x %u channels", n_in, n_out, channels);
     return FALSE;
+  }
+  p = fft_plan_get (r, n_in, n_out, channels, &tmp);
+  if (!p) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_INVALID,
+        "FFT resample: FFTW could not plan %" G_GSIZE_FORMAT " -> %"
+        G_GSIZE_FORMAT " frames", n_in, n_out);
+    return FALSE;
+  }
 
   for (i = 0; i < n_in; i++)
     for (c = 0; c < channels; c++)
-      p->xin[c * n_in + i] = in[i * channels + c];
-  fftw_execute (p->fwd);
+      r->xin[c * n_in + i] = in[i * channels + c];
+  fftwf_execute_dft_r2c (p->fwd, r->xin, r->xspec);
 
-  bins_in = n_in / 2 + 1;
-  bins_out = n_out / 2 + 1;
   n = MIN (n_in, n_out);
   nyq = n / 2 + 1;
   for (c = 0; c < channels; c++) {
-    fftw_complex *X = p->xspec + c * bins_in;
-    fftw_complex *Y = p->yspec + c * bins_out;
+    fftwf_complex *X = r->xspec + c * bins_in;
+    fftwf_complex *Y = r->yspec + c * bins_out;
 
     for (k = 0; k < nyq; k++) {
       Y[k][0] = X[k][0];
@@ -203,12 +213,18 @@ etp_fft_resample (EtpFftResampler * r, const gfloat * in, gsize n_in,
     if (n_out % 2 == 0)
       Y[n_out / 2][1] = 0.0;
   }
-  fftw_execute (p->inv);
+  fftwf_execute_dft_c2r (p->inv, r->yspec, r->yout);
+  if (p == &tmp) {
+    g_mutex_lock (&fftw_planner_lock);
+    fftwf_destroy_plan (tmp.fwd);
+    fftwf_destroy_plan (tmp.inv);
+    g_mutex_unlock (&fftw_planner_lock);
+  }
 
   scale = 1.0 / (double) n_in;
   for (i = 0; i < n_out; i++)
     for (c = 0; c < channels; c++)
-      out[i * channels + c] = (gfloat) (p->yout[c * n_out + i] * scale);
+      out[i * channels + c] = (gfloat) (r->yout[c * n_out + i] * scale);
   return TRUE;
 }
 
@@ -403,16 +419,33 @@ run_outputs (EtpPolyphase * p, guint64 k_end, gfloat * out)
       break;
     /* x points at input m_hi; taps walk backwards in time. */
     x = p->hist + (gsize) (m_hi - p->hist_first) * C;
-    for (c = 0; c < C; c++)
-      accp[c] = 0.0f;
-    for (j = 0; j < nt; j++) {
-      const gfloat t = taps[j];
-      const gfloat *xj = x - (gsize) j * C;
-      for (c = 0; c < C; c++)
-        accp[c] += t * xj[c];
+    c = 0;
+    /* blocks of 8 leads with a fixed trip count (vectorised), then the rest */
+    for (; c + 8 <= C; c += 8) {
+      gfloat a[8] = { 0 };
+      guint q;
+      for (j = 0; j < nt; j++) {
+        const gfloat t = taps[j];
+        const gfloat *xj = x - (gsize) j * C + c;
+        for (q = 0; q < 8; q++)
+          a[q] += t * xj[q];
+      }
+      for (q = 0; q < 8; q++)
+        y[c + q] = a[q];
     }
-    for (c = 0; c < C; c++)
-      y[c] = accp[c];
+    if (c < C) {
+      guint c0 = c;
+      for (c = c0; c < C; c++)
+        accp[c] = 0.0f;
+      for (j = 0; j < nt; j++) {
+        const gfloat t = taps[j];
+        const gfloat *xj = x - (gsize) j * C;
+        for (c = c0; c < C; c++)
+          accp[c] += t * xj[c];
+      }
+      for (c = c0; c < C; c++)
+        y[c] = accp[c];
+    }
     written++;
     p->k_next++;
   }

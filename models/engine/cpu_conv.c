@@ -20,6 +20,7 @@
 #include "config.h"
 #include "engine/cpu.h"
 
+#include <immintrin.h>
 #include <string.h>
 
 typedef struct {
@@ -33,6 +34,10 @@ typedef struct {
   gboolean relu, accumulate, round_bf16;
   size_t off_t, off_dw;   /* offsets of T and dW_t in the thread scratch */
   int nt;
+  /* native bf16 forward: packed weights, padded sizes, scratch offsets */
+  const uint32_t *ap;
+  int kp, m8, npad;
+  size_t off_bp, off_t16;
 } ConvCtx;
 
 static inline float
@@ -218,11 +223,172 @@ etp_cpu_conv1d_forward (EtpBackend *be, const EtpConv1dShape *s, const float *x,
   conv_forward (be, s, x, w, bias, residual, relu, y, FALSE);
 }
 
+
+/* ------------------------------------------------- native bf16 forward */
+
+/* AVX512-BF16 micro-kernel: C (8 x 48 floats, ld ldc) = A . B over kp
+ * k-pairs. A: 8 rows of (bf16, bf16) pairs per k-pair (uint32), B: 48
+ * columns of pairs per k-pair. VDPBF16PS multiplies the two bf16 of each
+ * pair and accumulates both products in float32. */
+#define BF_MR 8
+#define BF_NR 48
+
+__attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void
+bf16_kernel (int kp, const uint32_t *A, const uint32_t *B, float *C, int ldc)
+{
+#define ROWACC(r) __m512 c##r##0 = _mm512_setzero_ps (), c##r##1 = _mm512_setzero_ps (), \
+    c##r##2 = _mm512_setzero_ps ();
+  ROWACC (0) ROWACC (1) ROWACC (2) ROWACC (3) ROWACC (4) ROWACC (5) ROWACC (6) ROWACC (7)
+#undef ROWACC
+  for (int k = 0; k < kp; k++) {
+    __m512bh b0 = (__m512bh) _mm512_loadu_si512 (B);
+    __m512bh b1 = (__m512bh) _mm512_loadu_si512 (B + 16);
+    __m512bh b2 = (__m512bh) _mm512_loadu_si512 (B + 32);
+#define ROW(r) { __m512bh a = (__m512bh) _mm512_set1_epi32 ((int) A[r]); \
+      c##r##0 = _mm512_dpbf16_ps (c##r##0, a, b0); c##r##1 = _mm512_dpbf16_ps (c##r##1, a, b1); \
+      c##r##2 = _mm512_dpbf16_ps (c##r##2, a, b2); }
+    ROW (0) ROW (1) ROW (2) ROW (3) ROW (4) ROW (5) ROW (6) ROW (7)
+#undef ROW
+    A += BF_MR;
+    B += BF_NR;
+  }
+#define STROW(r) _mm512_storeu_ps (C + (size_t) r * ldc, c##r##0); \
+  _mm512_storeu_ps (C + (size_t) r * ldc + 16, c##r##1); \
+  _mm512_storeu_ps (C + (size_t) r * ldc + 32, c##r##2);
+  STROW (0) STROW (1) STROW (2) STROW (3) STROW (4) STROW (5) STROW (6) STROW (7)
+#undef STROW
+}
+
+/* rounds two float rows to bf16 (nearest even) and interleaves them into
+ * pairs: out[j] = bf16(lo[j]) | bf16(hi[j]) << 16; hi may be NULL (zero) */
+__attribute__ ((target ("avx512f,avx512bw,avx512vl")))
+static void
+bf16_pair_row (const float *lo, const float *hi, int n, uint32_t *out)
+{
+  const __m512i bias = _mm512_set1_epi32 (0x7fff), one = _mm512_set1_epi32 (1);
+  const __m512i himask = _mm512_set1_epi32 ((int) 0xffff0000u);
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m512i u = _mm512_loadu_si512 (lo + j);
+    __m512i r = _mm512_srli_epi32 (_mm512_add_epi32 (_mm512_add_epi32 (u, bias),
+            _mm512_and_si512 (_mm512_srli_epi32 (u, 16), one)), 16);
+    if (hi) {
+      __m512i v = _mm512_loadu_si512 (hi + j);
+      __m512i q = _mm512_and_si512 (_mm512_add_epi32 (_mm512_add_epi32 (v, bias),
+              _mm512_and_si512 (_mm512_srli_epi32 (v, 16), one)), himask);
+      r = _mm512_or_si512 (r, q);
+    }
+    _mm512_storeu_si512 (out + j, r);
+  }
+  for (; j < n; j++)
+    out[j] = etp_f32_to_bf16_one (lo[j]) | (hi ? (uint32_t) etp_f32_to_bf16_one (hi[j]) << 16 : 0u);
+}
+
+/* Ap[mb][k][r] = w[mb*8 + r][2k] | w[mb*8 + r][2k+1] << 16, zero padded */
+static void
+bf16_pack_a (const uint16_t *w, int c_out, int ck, int kp, int m8, uint32_t *ap)
+{
+  for (int mb = 0; mb < m8 / BF_MR; mb++)
+    for (int k = 0; k < kp; k++)
+      for (int r = 0; r < BF_MR; r++) {
+        int m = mb * BF_MR + r;
+        uint32_t v = 0;
+        if (m < c_out) {
+          const uint16_t *wr = w + (size_t) m * ck;
+          v = wr[2 * k];
+          if (2 * k + 1 < ck)
+            v |= (uint32_t) wr[2 * k + 1] << 16;
+        }
+        ap[((size_t) mb * kp + k) * BF_MR + r] = v;
+      }
+}
+
+static void
+fwd_bf16_task (void *data, int tid, int nt)
+{
+  ConvCtx *c = data;
+  const EtpConv1dShape *s = &c->s;
+  const EtpCpuVec *vec = c->cpu->vec;
+  float *col = c->cpu->scratch[tid];
+  uint32_t *bp = (uint32_t *) (col + c->off_bp);
+  float *T = col + c->off_t16;
+  size_t total = (size_t) s->n * c->l_out, b, e;
+  etp_cpu_range ((total + 15) / 16, tid, nt, &b, &e);
+  b *= 16;
+  e = MIN (e * 16, total);
+  for (size_t v0 = b; v0 < e; v0 += c->cols) {
+    size_t v1 = MIN (v0 + c->cols, e);
+    int w = (int) (v1 - v0);
+    int nblk = (w + BF_NR - 1) / BF_NR;
+    FOR_PIECES (c, v0, v1, n, l, len, coff)
+      im2col (c, c->x + n * s->c_in * s->l_in, (int) l, (int) len, col + coff, w);
+    /* pack: bp[nb][k][j] pairs of rows 2k, 2k+1, 48 columns per block */
+    for (int nb = 0; nb < nblk; nb++) {
+      int j0 = nb * BF_NR, jn = MIN (BF_NR, w - j0);
+      for (int k = 0; k < c->kp; k++) {
+        uint32_t *dst = bp + ((size_t) nb * c->kp + k) * BF_NR;
+        const float *lo = col + (size_t) (2 * k) * w + j0;
+        const float *hi = 2 * k + 1 < c->ck ? col + (size_t) (2 * k + 1) * w + j0 : NULL;
+        bf16_pair_row (lo, hi, jn, dst);
+        for (int j = jn; j < BF_NR; j++)
+          dst[j] = 0;
+      }
+    }
+    for (int mb = 0; mb < c->m8 / BF_MR; mb++)
+      for (int nb = 0; nb < nblk; nb++)
+        bf16_kernel (c->kp, c->ap + (size_t) mb * c->kp * BF_MR,
+            bp + (size_t) nb * c->kp * BF_NR, T + (size_t) mb * BF_MR * c->npad + nb * BF_NR,
+            c->npad);
+    FOR_PIECES (c, v0, v1, n, l, len, coff) {
+      for (int o = 0; o < s->c_out; o++) {
+        size_t off = (n * s->c_out + o) * c->l_out + l;
+        vec->affine (T + (size_t) o * c->npad + coff, len, 1.f, c->bias ? c->bias[o] : 0.f,
+            c->residual ? c->residual + off : NULL, c->relu, c->y + off);
+      }
+    }
+  }
+}
+
+static void
+conv_forward_bf16_native (EtpBackend *be, const EtpConv1dShape *s, const float *x,
+                          const uint16_t *w, const float *bias, const float *residual,
+                          gboolean relu, float *y)
+{
+  ConvCtx c;
+  ctx_init (&c, be, s);
+  c.kp = (c.ck + 1) / 2;
+  c.m8 = (s->c_out + BF_MR - 1) / BF_MR * BF_MR;
+  c.npad = (c.cols + BF_NR - 1) / BF_NR * BF_NR;
+  c.off_bp = ((size_t) c.ck * c.cols + 15) & ~(size_t) 15;
+  c.off_t16 = c.off_bp + (((size_t) c.kp * c.npad + 15) & ~(size_t) 15);
+  size_t need = c.off_t16 + (size_t) c.m8 * c.npad;
+  uint32_t *ap = (uint32_t *) etp_cpu_shared_scratch (be, (size_t) c.m8 * c.kp);
+  if (!ap || !etp_cpu_scratch (be, need))
+    return;
+  bf16_pack_a (w, s->c_out, c.ck, c.kp, c.m8, ap);
+  c.ap = ap;
+  c.x = x;
+  c.bias = bias;
+  c.residual = residual;
+  c.relu = relu;
+  c.y = y;
+  size_t total = (size_t) s->n * c.l_out;
+  if (c.nt == 1 || total < 64)
+    fwd_bf16_task (&c, 0, 1);
+  else
+    etp_cpu_run (c.cpu, fwd_bf16_task, &c);
+}
+
 void
 etp_cpu_conv1d_forward_bf16 (EtpBackend *be, const EtpConv1dShape *s, const float *x,
                              const uint16_t *w, const float *bias, const float *residual,
                              gboolean relu, float *y)
 {
+  if (etp_cpu (be)->has_bf16) {
+    conv_forward_bf16_native (be, s, x, w, bias, residual, relu, y);
+    return;
+  }
   /* Emulation: widen the weights once per call and round activations to bf16
    * in im2col; float32 products and accumulation. */
   size_t nw = (size_t) s->c_out * s->c_in * s->kernel;

@@ -6,8 +6,9 @@
  * cores. When the CPU has AVX-512 (F/BW/VL/DQ) and OpenBLAS picked a
  * non-AVX-512 kernel set, the backend re-runs OpenBLAS's own dynamic-arch
  * selection (gotoblas_dynamic_init) with OPENBLAS_CORETYPE=SkylakeX, once,
- * at the first CPU backend creation. A user's OPENBLAS_CORETYPE is respected;
- * ETP_OPENBLAS_KEEP=1 disables the switch. */
+ * at the first CPU backend creation (before any pool thread calls BLAS). A
+ * user's OPENBLAS_CORETYPE is respected; ETP_OPENBLAS_KEEP=1 disables the
+ * switch. */
 #include "config.h"
 #include "engine/cpu.h"
 
@@ -24,8 +25,13 @@ retune (gpointer data)
 {
   gboolean avx512 = GPOINTER_TO_INT (data);
   const char *core = openblas_get_corename ();
-  if (!avx512 || !gotoblas_dynamic_init || !gotoblas_dynamic_quit || g_getenv ("OPENBLAS_CORETYPE")
-      || g_getenv ("ETP_OPENBLAS_KEEP") || core == NULL)
+  const char *env = g_getenv ("OPENBLAS_CORETYPE");
+  if (!avx512 || !gotoblas_dynamic_init || !gotoblas_dynamic_quit || g_getenv ("ETP_OPENBLAS_KEEP")
+      || core == NULL)
+    return NULL;
+  /* OpenBLAS exports its own pick in OPENBLAS_CORETYPE; a different value
+   * was set by the user, who then gets what they asked for */
+  if (env && g_ascii_strcasecmp (env, core) != 0)
     return NULL;
   if (g_ascii_strncasecmp (core, "skylakex", 8) == 0 || g_ascii_strncasecmp (core, "cooperlake", 10) == 0
       || g_ascii_strncasecmp (core, "sapphire", 8) == 0)
@@ -34,7 +40,6 @@ retune (gpointer data)
   g_setenv ("OPENBLAS_CORETYPE", "SkylakeX", TRUE);
   gotoblas_dynamic_quit ();
   gotoblas_dynamic_init ();
-  g_unsetenv ("OPENBLAS_CORETYPE");
   g_debug ("engine: OpenBLAS kernels %s -> %s (AVX-512 CPU)", old, openblas_get_corename ());
   g_free (old);
   return NULL;

@@ -81,28 +81,21 @@ etp_cpsc2018_read_mat (const gchar * path, GError ** error)
     goto out;
   }
   {
+    /* Check the declared size before reading (matio allocates what the
+     * file declares). matio's info pass does not always describe the
+     * fields; then the checks after the read apply. */
     matvar_t *dinfo = Mat_VarGetStructFieldByName (info, "data", 0);
-    if (!dinfo || !numeric_class (dinfo->class_type) || dinfo->rank != 2
-        || dinfo->isComplex) {
+    if (dinfo && dinfo->dims && dinfo->rank == 2
+        && (dinfo->dims[1] > CPSC_MAX_SAMPLES || dinfo->dims[0] > 64)) {
       g_set_error (error, ETP_ERROR, ETP_ERROR_FORMAT,
-          "%s: ECG.data is missing or not a real numeric matrix", path);
+          "%s: ECG.data declares %zu x %zu values (absurd size)", path,
+          dinfo->dims[0], dinfo->dims[1]);
       goto out;
     }
-    if (dinfo->dims[0] != 12) {
-      g_set_error (error, ETP_ERROR, ETP_ERROR_MISMATCH,
-          "%s: ECG.data has %zu rows, expected 12 leads (wrong lead count)",
-          path, dinfo->dims[0]);
-      goto out;
-    }
-    if (dinfo->dims[1] == 0 || dinfo->dims[1] > CPSC_MAX_SAMPLES) {
-      g_set_error (error, ETP_ERROR, ETP_ERROR_FORMAT,
-          "%s: ECG.data declares %zu samples per lead (absurd size)", path,
-          dinfo->dims[1]);
-      goto out;
-    }
-    /* Uncompressed data must fit in the file. */
-    if (Mat_VarGetStructFieldByName (info, "data", 0)->compression ==
-        MAT_COMPRESSION_NONE && (guint64) dinfo->dims[0] * dinfo->dims[1] *
+    if (dinfo && dinfo->dims && dinfo->rank == 2
+        && dinfo->compression == MAT_COMPRESSION_NONE
+        && numeric_class (dinfo->class_type)
+        && (guint64) dinfo->dims[0] * dinfo->dims[1] *
         class_size (dinfo->class_type) > (guint64) st.st_size) {
       g_set_error (error, ETP_ERROR, ETP_ERROR_MISMATCH,
           "%s: ECG.data declares %zu x %zu values, more than the file holds "
@@ -112,9 +105,27 @@ etp_cpsc2018_read_mat (const gchar * path, GError ** error)
   }
   ecg = Mat_VarRead (mat, "ECG");
   matvar_t *data = ecg ? Mat_VarGetStructFieldByName (ecg, "data", 0) : NULL;
-  if (!data || !data->data || data->dims[0] != 12) {
+  if (!data || !data->data || !data->dims) {
     g_set_error (error, ETP_ERROR, ETP_ERROR_FORMAT,
         "%s: cannot read ECG.data (truncated or corrupt file)", path);
+    goto out;
+  }
+  if (!numeric_class (data->class_type) || data->rank != 2
+      || data->isComplex) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_FORMAT,
+        "%s: ECG.data is not a real numeric matrix", path);
+    goto out;
+  }
+  if (data->dims[0] != 12) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_MISMATCH,
+        "%s: ECG.data has %zu rows, expected 12 leads (wrong lead count)",
+        path, data->dims[0]);
+    goto out;
+  }
+  if (data->dims[1] == 0 || data->dims[1] > CPSC_MAX_SAMPLES) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_FORMAT,
+        "%s: ECG.data has %zu samples per lead (absurd size)", path,
+        data->dims[1]);
     goto out;
   }
   rec = etp_record_new ();
@@ -201,7 +212,7 @@ etp_cpsc2018_write_mat (const gchar * path, const gdouble * data,
   Mat_VarSetStructFieldByName (st, "sex", 0, vsex);
   Mat_VarSetStructFieldByName (st, "age", 0, vage);
   Mat_VarSetStructFieldByName (st, "data", 0, vdata);
-  int rc = Mat_VarWrite (mat, st, MAT_COMPRESSION_ZLIB);
+  int rc = Mat_VarWrite (mat, st, MAT_COMPRESSION_NONE);
   Mat_VarFree (st);
   Mat_Close (mat);
   if (rc != 0) {

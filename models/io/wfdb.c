@@ -412,8 +412,10 @@ format_bytes (gint fmt, guint64 n)
       return 4 * n;
     case 212:
       return (n / 2) * 3 + (n % 2 ? 2 : 0);
-    case 310: case 311:
-      return (n / 3) * 4 + (n % 3 ? (n % 3) * 2 : 0);
+    case 310:                  /* tail: 1 sample in 2 bytes, 2 in 4 */
+      return (n / 3) * 4 + (n % 3) * 2;
+    case 311:                  /* tail: 1 sample in 2 bytes, 2 in 3 */
+      return (n / 3) * 4 + (n % 3 == 1 ? 2 : n % 3 == 2 ? 3 : 0);
     default:
       return G_MAXUINT64;
   }
@@ -442,11 +444,28 @@ sext (guint32 v, guint bits)
   return (gint32) ((v ^ m) - m);
 }
 
-/* Decodes @n samples of @fmt from @d into @out. */
+/* 4-byte group @g of a 310/311 stream of @len bytes, zero-padded at the
+ * end of the data (the last group may be short). */
+static const guint8 *
+group4 (const guint8 * d, guint64 len, guint64 g, guint8 tmp[4])
+{
+  guint64 off = g * 4;
+  if (off + 4 <= len)
+    return d + off;
+  memset (tmp, 0, 4);
+  if (off < len)
+    memcpy (tmp, d + off, len - off);
+  return tmp;
+}
+
+/* Decodes @n samples of @fmt from @d (@len bytes, at least
+ * format_bytes (fmt, n)) into @out. */
 static void
-decode_samples (gint fmt, const guint8 * d, guint64 n, gint32 * out)
+decode_samples (gint fmt, const guint8 * d, guint64 len, guint64 n,
+    gint32 * out)
 {
   guint64 i;
+  guint8 tmp[4];
   switch (fmt) {
     case 16:
       for (i = 0; i < n; i++)
@@ -485,7 +504,7 @@ decode_samples (gint fmt, const guint8 * d, guint64 n, gint32 * out)
       break;
     case 310:
       for (i = 0; i < n; i++) {
-        const guint8 *p = d + (i / 3) * 4;
+        const guint8 *p = group4 (d, len, i / 3, tmp);
         switch (i % 3) {
           case 0:
             out[i] = sext ((p[0] >> 1) | ((p[1] & 0x07) << 7), 10);
@@ -501,7 +520,7 @@ decode_samples (gint fmt, const guint8 * d, guint64 n, gint32 * out)
       break;
     case 311:
       for (i = 0; i < n; i++) {
-        const guint8 *p = d + (i / 3) * 4;
+        const guint8 *p = group4 (d, len, i / 3, tmp);
         guint32 w = p[0] | (p[1] << 8) | ((guint32) p[2] << 16)
             | ((guint32) p[3] << 24);
         out[i] = sext ((w >> (10 * (i % 3))) & 0x3ff, 10);
@@ -625,7 +644,7 @@ read_signal_file (WfdbHeader * h, const gchar * file, const guint * idx,
     }
     guint64 total = frames * n;
     adc = g_new (gint32, MAX (total, 1));
-    decode_samples (fmt, (const guint8 *) data + data_off, total, adc);
+    decode_samples (fmt, (const guint8 *) data + data_off, avail, total, adc);
   }
 
   if (nsamp < 0)

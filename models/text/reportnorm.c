@@ -141,7 +141,10 @@ etp_report_norm_new (const gchar * path, GError ** error)
     GArray *toks;
     GString *key;
     guint k;
-    if (line[0] == '#' || g_strstrip (line)[0] == '\0')
+    gsize ll = strlen (line);
+    if (ll > 0 && line[ll - 1] == '\r')
+      line[ll - 1] = '\0';
+    if (line[0] == '#' || line[strspn (line, " \t")] == '\0')
       continue;
     tab = strchr (line, '\t');
     if (tab == NULL) {

@@ -39,7 +39,8 @@ def ecg_like(n, ch, fs):
 # ---- FFT resampling (scipy.signal.resample) -------------------------------
 # (n_in, n_out, channels): even/odd, up/down, Nyquist split/join cases.
 FFT_CASES = [(1000, 200, 3), (999, 250, 3), (250, 1000, 2), (501, 1002, 2),
-             (100, 37, 1), (37, 100, 1), (64, 48, 2), (48, 64, 2), (1000, 360, 3)]
+             (100, 37, 1), (37, 100, 1), (64, 48, 2), (48, 64, 2), (1000, 360, 3),
+             (500, 100, 12)]
 for n_in, n_out, ch in FFT_CASES:
     x = ecg_like(n_in, ch, 500.0)
     y = ss.resample(x.astype(np.float64), n_out, axis=0)
@@ -49,7 +50,7 @@ for n_in, n_out, ch in FFT_CASES:
 # ---- polyphase (scipy.signal.resample_poly) -------------------------------
 # (n_in, up, down, channels) with up/down already reduced.
 POLY_CASES = [(1000, 1, 5, 3), (1001, 1, 5, 3), (200, 5, 1, 2), (1000, 18, 25, 2),
-              (777, 2, 3, 1), (300, 3, 2, 1)]
+              (777, 2, 3, 1), (300, 3, 2, 1), (500, 1, 5, 12), (400, 5, 2, 9)]
 for n_in, up, down, ch in POLY_CASES:
     x = ecg_like(n_in, ch, 500.0)
     y = ss.resample_poly(x.astype(np.float64), up, down, axis=0)

@@ -50,7 +50,7 @@ test_fft_resample (void)
 {
   static const guint cases[][3] = { {1000, 200, 3}, {999, 250, 3},
   {250, 1000, 2}, {501, 1002, 2}, {100, 37, 1}, {37, 100, 1}, {64, 48, 2},
-  {48, 64, 2}, {1000, 360, 3}
+  {48, 64, 2}, {1000, 360, 3}, {500, 100, 12}
   };
   EtpFftResampler *r = etp_fft_resampler_new ();
   guint i, pass;
@@ -123,7 +123,8 @@ static void
 test_poly_resample (void)
 {
   static const guint cases[][4] = { {1000, 1, 5, 3}, {1001, 1, 5, 3},
-  {200, 5, 1, 2}, {1000, 18, 25, 2}, {777, 2, 3, 1}, {300, 3, 2, 1}
+  {200, 5, 1, 2}, {1000, 18, 25, 2}, {777, 2, 3, 1}, {300, 3, 2, 1},
+  {500, 1, 5, 12}, {400, 5, 2, 9}
   };
   guint i;
   GRand *rand = g_rand_new_with_seed (7);

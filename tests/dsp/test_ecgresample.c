@@ -258,6 +258,53 @@ GST_START_TEST (test_stream_causal_filter_and_discont)
 }
 GST_END_TEST;
 
+/* Live chunks of two records (meta with window_start = chunk start): each
+ * record is resampled as its own stream; output = one-shot A then B. */
+GST_START_TEST (test_live_record_chunks)
+{
+  const guint ch = 2;
+  gfloat *a = make_signal (250, ch, 5), *bsig = make_signal (200, ch, 6);
+  gfloat *ref = g_new (gfloat, 90 * ch), *got = g_new0 (gfloat, 90 * ch);
+  GstHarness *h = new_harness ("rate=100", 500, ch);
+  const gsize starts[] = { 0, 100, 200, 0, 100 }, lens[] = { 100, 100, 50,
+    100, 100
+  };
+  GstBuffer *out;
+  gsize total = 0;
+  guint i;
+
+  fail_unless (etp_resample_poly (a, 250, ch, 1, 5, ref, NULL));
+  fail_unless (etp_resample_poly (bsig, 200, ch, 1, 5, ref + 50 * ch, NULL));
+  for (i = 0; i < 5; i++) {
+    const gfloat *src = (i < 3 ? a : bsig) + starts[i] * ch;
+    GstBuffer *b = make_buffer (src, lens[i], ch, FALSE);
+    EtpEcgMeta *m = etp_buffer_add_ecg_meta (b);
+    m->record_id = g_strdup (i < 3 ? "A" : "B");
+    m->record_samples = i < 3 ? 250 : 200;
+    m->window_start = starts[i];
+    fail_unless_equals_int (gst_harness_push (h, b), GST_FLOW_OK);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  while ((out = gst_harness_try_pull (h))) {
+    gsize frames = gst_buffer_get_size (out) / (ch * 4);
+    EtpEcgMeta *m = etp_buffer_get_ecg_meta (out);
+    fail_unless (total + frames <= 90);
+    fail_unless (m != NULL);
+    fail_unless_equals_string (m->record_id, total < 50 ? "A" : "B");
+    gst_buffer_extract (out, 0, got + total * ch, frames * ch * 4);
+    total += frames;
+    gst_buffer_unref (out);
+  }
+  fail_unless_equals_int (total, 90);
+  assert_close (got, ref, 90 * ch, 0.0);
+  g_free (a);
+  g_free (bsig);
+  g_free (ref);
+  g_free (got);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_caps_passthrough_and_downstream_rate)
 {
   gfloat x[40] = { 0 };
@@ -322,6 +369,7 @@ ecgresample_suite (void)
   tcase_add_test (tc, test_record_filters_zero_phase);
   tcase_add_test (tc, test_stream_polyphase_chunked);
   tcase_add_test (tc, test_stream_causal_filter_and_discont);
+  tcase_add_test (tc, test_live_record_chunks);
   tcase_add_test (tc, test_caps_passthrough_and_downstream_rate);
   tcase_add_test (tc, test_bad_input);
   return s;

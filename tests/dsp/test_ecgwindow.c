@@ -253,6 +253,55 @@ GST_START_TEST (test_stream_overlap_and_gap)
 }
 GST_END_TEST;
 
+/* Live chunks of records (as ecgsrc is-live sends them): meta with the
+ * chunk's window_start; a chunk at 0 starts the next record. */
+static GstBuffer *
+chunk (const gchar * rec, gsize total, gsize start, gsize n)
+{
+  GstBuffer *b = ramp_buffer (n, start, FALSE);
+  EtpEcgMeta *m = etp_buffer_add_ecg_meta (b);
+
+  m->record_id = g_strdup (rec);
+  m->record_samples = total;
+  m->window_start = start;
+  return b;
+}
+
+GST_START_TEST (test_live_record_chunks)
+{
+  GstHarness *h = new_harness ("duration=2");
+  GstBuffer *b;
+  EtpEcgMeta *m;
+
+  gst_harness_push (h, chunk ("A", 250, 0, 100));
+  gst_harness_push (h, chunk ("A", 250, 100, 100));
+  gst_harness_push (h, chunk ("A", 250, 200, 50));
+  gst_harness_push (h, chunk ("B", 200, 0, 100));
+  gst_harness_push (h, chunk ("B", 200, 100, 100));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 3);
+
+  b = gst_harness_pull (h);
+  m = etp_buffer_get_ecg_meta (b);
+  fail_unless_equals_string (m->record_id, "A");
+  fail_unless_equals_uint64 (m->window_start, 0);
+  gst_buffer_unref (b);
+  b = gst_harness_pull (h);     /* A's last 50 frames, zero-padded */
+  m = etp_buffer_get_ecg_meta (b);
+  fail_unless_equals_string (m->record_id, "A");
+  fail_unless_equals_uint64 (m->window_start, 200);
+  fail_unless_equals_float (first_sample (b, 0), 200.0f);
+  gst_buffer_unref (b);
+  b = gst_harness_pull (h);
+  m = etp_buffer_get_ecg_meta (b);
+  fail_unless_equals_string (m->record_id, "B");
+  fail_unless_equals_uint64 (m->window_start, 0);
+  fail_unless_equals_int (m->window_index, 0);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_bad_input)
 {
   GstHarness *h = new_harness ("duration=1");
@@ -276,6 +325,7 @@ ecgwindow_suite (void)
   tcase_add_test (tc, test_short_record_pad_and_drop);
   tcase_add_test (tc, test_normalize);
   tcase_add_test (tc, test_stream_overlap_and_gap);
+  tcase_add_test (tc, test_live_record_chunks);
   tcase_add_test (tc, test_bad_input);
   return s;
 }

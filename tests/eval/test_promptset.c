@@ -6,7 +6,12 @@
 #include <string.h>
 #include <glib/gstdio.h>
 #include "eval/promptset.h"
+#include "eval/promptembed.h"
 #include "util/etperror.h"
+#ifdef ETP_EVAL_HAVE_TEXT
+#include "nets/safetensors.h"
+#include "text/textmodel.h"
+#endif
 
 static gchar *
 src_path (const gchar * rel)
@@ -125,10 +130,110 @@ test_embeddings_roundtrip (void)
   g_free (dir);
 }
 
+#ifdef ETP_EVAL_HAVE_TEXT
+/* Prompt embeddings from tests/text/tinybert (hidden 16) and a checkpoint
+ * holding text_proj [6, 16] + logit_scale: equal to encoding each prompt,
+ * projecting, normalising and averaging per class by hand. */
+static void
+test_compute_from_text_model (void)
+{
+  gchar *bert = src_path ("tests/text/tinybert");
+  gchar *dir = g_dir_make_tmp ("etp-pe-XXXXXX", NULL);
+  gchar *ckpt = g_build_filename (dir, "ckpt.safetensors", NULL);
+  gchar *pf = g_build_filename (dir, "p.tsv", NULL);
+  const gint64 wshape[2] = { 6, 16 }, bshape[1] = { 6 };
+  gfloat w[6 * 16], b[6], ls = (gfloat) log (20.0);
+  const gchar *texts[] = { "this ECG indicates atrial fibrillation",
+    "irregular rhythm", "this ECG indicates normal sinus rhythm" };
+  EtpSafetensorsWriter *sw = etp_safetensors_writer_new ();
+  EtpTextModelOptions opts;
+  EtpTextModel *tm;
+  EtpPromptSet *set;
+  EtpPromptEmbeddings *pe;
+  GError *err = NULL;
+  gfloat raw[3 * 16], proj[3 * 6], want[2 * 6];
+  guint i, j, k;
+
+  for (i = 0; i < 6 * 16; i++)
+    w[i] = (gfloat) sin (0.37 * i + 0.1);
+  for (i = 0; i < 6; i++)
+    b[i] = 0.05f * i;
+  etp_safetensors_writer_add_f32 (sw, "text_proj.weight", 2, wshape, w, ETP_ST_F32);
+  etp_safetensors_writer_add_f32 (sw, "text_proj.bias", 1, bshape, b, ETP_ST_F32);
+  etp_safetensors_writer_add_f32 (sw, "logit_scale", 0, NULL, &ls, ETP_ST_F32);
+  g_assert_true (etp_safetensors_writer_write (sw, ckpt, &err));
+  g_assert_no_error (err);
+  etp_safetensors_writer_free (sw);
+  g_assert_true (g_file_set_contents (pf, "AF\tthis ECG indicates atrial "
+          "fibrillation|irregular rhythm\tAFIB\nNormal\n", -1, NULL));
+
+  set = etp_prompt_set_load (pf, "this ECG indicates {}", &err);
+  g_assert_no_error (err);
+  /* a class without prompts gets the template */
+  g_assert_cmpstr (set->prompts[1][0], ==, "this ECG indicates Normal");
+  etp_prompt_set_free (set);
+  g_assert_true (g_file_set_contents (pf, "AF\tthis ECG indicates atrial "
+          "fibrillation|irregular rhythm\tAFIB\nNormal\tthis ECG indicates "
+          "normal sinus rhythm\n", -1, NULL));
+  set = etp_prompt_set_load (pf, NULL, &err);
+  g_assert_no_error (err);
+  pe = etp_prompt_embeddings_compute (set, bert, NULL, ckpt, &err);
+  g_assert_no_error (err);
+  g_assert_nonnull (pe);
+  g_assert_cmpuint (pe->n_classes, ==, 2);
+  g_assert_cmpuint (pe->dim, ==, 6);
+  g_assert_cmpstr (pe->aliases[0], ==, "AFIB");
+  g_assert_cmpfloat_with_epsilon (pe->logit_scale, 20.0, 1e-4);
+
+  /* by hand */
+  etp_text_model_options_init (&opts);
+  tm = etp_text_model_open (bert, &opts, &err);
+  g_assert_no_error (err);
+  g_assert_true (etp_text_model_encode (tm, texts, 3, raw, NULL, &err));
+  etp_text_model_free (tm);
+  for (k = 0; k < 3; k++)
+    for (i = 0; i < 6; i++) {
+      gdouble acc = b[i];
+      for (j = 0; j < 16; j++)
+        acc += (gdouble) w[i * 16 + j] * raw[k * 16 + j];
+      proj[k * 6 + i] = (gfloat) acc;
+    }
+  etp_average_normalised (proj, 2, 6, want);
+  etp_average_normalised (proj + 12, 1, 6, want + 6);
+  for (i = 0; i < 12; i++)
+    g_assert_cmpfloat_with_epsilon (pe->embeddings[i], want[i], 1e-5);
+  etp_prompt_embeddings_free (pe);
+
+  /* a checkpoint whose text_proj does not fit the text model */
+  {
+    const gint64 bad[2] = { 6, 15 };
+    sw = etp_safetensors_writer_new ();
+    etp_safetensors_writer_add_f32 (sw, "text_proj.weight", 2, bad, w, ETP_ST_F32);
+    g_assert_true (etp_safetensors_writer_write (sw, ckpt, NULL));
+    etp_safetensors_writer_free (sw);
+    g_assert_null (etp_prompt_embeddings_compute (set, bert, NULL, ckpt, &err));
+    g_assert_error (err, ETP_ERROR, ETP_ERROR_MISMATCH);
+    g_clear_error (&err);
+  }
+  etp_prompt_set_free (set);
+  g_unlink (ckpt);
+  g_unlink (pf);
+  g_rmdir (dir);
+  g_free (ckpt);
+  g_free (pf);
+  g_free (dir);
+  g_free (bert);
+}
+#endif
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+#ifdef ETP_EVAL_HAVE_TEXT
+  g_test_add_func ("/eval/prompts/compute-from-text-model",
+      test_compute_from_text_model);
+#endif
   g_test_add_func ("/eval/prompts/shipped-sets", test_shipped_sets);
   g_test_add_func ("/eval/prompts/classes-template", test_classes_and_template);
   g_test_add_func ("/eval/prompts/embeddings-roundtrip", test_embeddings_roundtrip);

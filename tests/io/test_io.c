@@ -279,7 +279,7 @@ encode (gint fmt, const gint * v, guint n)
         t[3] = w1 >> 8;
       }
       guint left = n - i;
-      g_byte_array_append (b, t, left >= 3 ? 4 : left * 2);
+      g_byte_array_append (b, t, left >= 3 ? 4 : fmt == 310 ? left * 2 : left + 1);
     }
   }
   return b;
@@ -342,6 +342,28 @@ test_wfdb_formats (void)
           v[i * nsig + 2] / 200.0, 1e-6 * (1 + fabs (v[i * nsig + 2] / 200.)));
     }
   }
+  /* packed formats whose sample count does not fill the last group */
+  const gint packed[] = { 212, 310, 311 };
+  for (guint f = 0; f < G_N_ELEMENTS (packed); f++)
+    for (guint ns = 4; ns <= 5; ns++) {
+      gint v[5] = { -300, 255, -1, 77, 200 };
+      gint sum = 0;
+      for (guint i = 0; i < ns; i++)
+        sum += v[i];
+      GByteArray *b = encode (packed[f], v, ns);
+      write_bytes (dir, "tail.dat", b->data, b->len);
+      g_byte_array_unref (b);
+      g_autofree gchar *hea = g_strdup_printf ("tail 1 100 %u\n"
+          "tail.dat %d 1 16 0 0 %d 0 x\n", ns, packed[f], sum);
+      write_text (dir, "tail.hea", hea);
+      g_autofree gchar *hp = g_build_filename (dir, "tail.hea", NULL);
+      GError *err = NULL;
+      g_autoptr (EtpRecord) r = etp_wfdb_read (hp, &err);
+      g_assert_no_error (err);
+      g_assert_cmpuint (r->n_samples, ==, ns);
+      for (guint i = 0; i < ns; i++)
+        g_assert_cmpfloat (r->samples[i], ==, v[i]);
+    }
   rm_rf (dir);
 }
 
@@ -902,10 +924,9 @@ test_split_files (void)
     g_autoptr (EtpRecord) x = etp_dataset_read (tr, i, &err);
     g_assert_no_error (err);
     g_assert_nonnull (x->report);
-    if (g_strcmp0 (x->units, "z") == 0) {
+    g_autofree gchar *c = etp_dataset_compose_report (tr, x->label_codes);
+    if (g_strcmp0 (c, x->report) == 0)
       composed++;
-      g_assert_true (g_str_has_suffix (x->report, "."));
-    }
   }
   g_assert_cmpuint (composed, >, 0);
 

@@ -241,6 +241,41 @@ GST_START_TEST (test_one_step_tiny)
 
 GST_END_TEST;
 
+/* unpaired=drop-ecg: a window the text branch skipped is dropped and
+ * counted, the others still pair. */
+GST_START_TEST (test_unpaired_drop_ecg)
+{
+  TrainRig *r;
+  TrainResult res;
+  const GstStructure *s;
+  guint64 unpaired = 0, windows = 0;
+
+  fill ();
+  r = small_rig (DIM);
+  g_object_set (r->train, "unpaired", 1 /* drop-ecg */ , NULL);
+  rig_start (r);
+  rig_push (r, r->ecg, r->text, win, LEN, feat, DIM, "rec-A", 0, 0);
+  rig_push (r, r->ecg, NULL, win_long, LEN, NULL, 0, "rec-B", 0, 0);
+  rig_push (r, r->ecg, r->text, win_long, LEN, feat2, DIM, "rec-C", 0, 0);
+  rig_push (r, r->ecg, NULL, win, LEN, NULL, 0, "rec-D", 0, 0);
+  rig_end (r->ecg);
+  rig_end (r->text);
+  rig_wait (r, &res, 60);
+  fail_unless (res.error == NULL, "%s (%s)", res.error, res.error_debug);
+  fail_unless (res.eos && res.done);
+  fail_unless_equals_int (res.steps->len, 1);
+  fail_unless_equals_int (res.epochs->len, 1);
+  s = g_ptr_array_index (res.epochs, 0);
+  fail_unless (gst_structure_get_uint64 (s, "unpaired", &unpaired));
+  fail_unless (gst_structure_get_uint64 (s, "windows", &windows));
+  fail_unless_equals_int ((gint) unpaired, 2);
+  fail_unless_equals_int ((gint) windows, 2);
+  train_result_clear (&res);
+  rig_free (r);
+}
+
+GST_END_TEST;
+
 static Suite *
 etptrain_pairing_suite (void)
 {
@@ -256,6 +291,7 @@ etptrain_pairing_suite (void)
   tcase_add_test (tc, test_window_length_change);
   tcase_add_test (tc, test_missing_meta);
   tcase_add_test (tc, test_one_step_tiny);
+  tcase_add_test (tc, test_unpaired_drop_ecg);
   return s;
 }
 

@@ -51,8 +51,7 @@ rig_ecg_caps (guint leads, guint rate)
 {
   return gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "F32LE",
       "layout", G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT, (gint) rate,
-      "channels", G_TYPE_INT, (gint) leads, "channel-mask", GST_TYPE_BITMASK,
-      (guint64) 0, NULL);
+      "channels", G_TYPE_INT, (gint) leads, NULL);
 }
 
 /* A pipeline: appsrc ! etptrain.ecg, appsrc ! etptrain.text (+ the optional

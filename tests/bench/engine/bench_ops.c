@@ -3,6 +3,7 @@
  * run in the same process tree with the same thread count).
  *
  *   bench_ops [--batch 32] [--length 1000] [--threads 2] [--reps 3] [--no-torch]
+ *             [--cpu-time] [--bf16]
  *
  * Prints per shape: ms for forward / backward-data / backward-weight, the
  * GFLOP/s reached, PyTorch's times and the ratio torch_time / etp_time
@@ -56,7 +57,7 @@ int
 main (int argc, char **argv)
 {
   int batch = 32, L = 1000, threads = 2, reps = 3;
-  gboolean torch = TRUE;
+  gboolean torch = TRUE, bf16 = FALSE;
   for (int i = 1; i < argc; i++) {
     if (!strcmp (argv[i], "--batch") && i + 1 < argc) batch = atoi (argv[++i]);
     else if (!strcmp (argv[i], "--length") && i + 1 < argc) L = atoi (argv[++i]);
@@ -64,6 +65,7 @@ main (int argc, char **argv)
     else if (!strcmp (argv[i], "--reps") && i + 1 < argc) reps = atoi (argv[++i]);
     else if (!strcmp (argv[i], "--no-torch")) torch = FALSE;
     else if (!strcmp (argv[i], "--cpu-time")) use_cpu_time = TRUE;
+    else if (!strcmp (argv[i], "--bf16")) bf16 = TRUE;
   }
   GError *err = NULL;
   EtpBackend *be = etp_backend_new (ETP_DEVICE_CPU, threads, &err);
@@ -71,7 +73,8 @@ main (int argc, char **argv)
     fprintf (stderr, "%s\n", err->message);
     return 1;
   }
-  printf ("backend: %s, batch %d, L %d\n", etp_backend_name (be), batch, L);
+  printf ("backend: %s, batch %d, L %d%s\n", etp_backend_name (be), batch, L,
+      bf16 ? ", forward in bf16 (torch: float32)" : "");
 
   /* torch timings: one line per shape "fwd bwd_data bwd_weight" in ms */
   double tt[G_N_ELEMENTS (net)][3];
@@ -124,11 +127,16 @@ main (int argc, char **argv)
     etp_backend_upload (be, y, h, ny * 4);
     etp_backend_upload (be, w, h, nw * 4);
     etp_backend_memset (be, dw, 0, nw * 4);
+    uint16_t *wb = etp_backend_alloc (be, nw * 2, NULL);
+    etp_convert_f32_to_bf16 (be, nw, w, wb);
     double flop = 2.0 * s.n * s.c_out * lo * s.c_in * s.kernel;
     double best[3] = { 1e30, 1e30, 1e30 };
     for (int r = 0; r < reps + 1; r++) {
       gint64 t0 = now_us ();
-      etp_conv1d_forward (be, &s, x, w, NULL, NULL, FALSE, y);
+      if (bf16)
+        etp_conv1d_forward_bf16 (be, &s, x, wb, NULL, NULL, FALSE, y);
+      else
+        etp_conv1d_forward (be, &s, x, w, NULL, NULL, FALSE, y);
       etp_backend_sync (be);
       gint64 t1 = now_us ();
       etp_conv1d_backward_data (be, &s, y, w, dx, FALSE);
@@ -160,6 +168,7 @@ main (int argc, char **argv)
     etp_backend_free_mem (be, w);
     etp_backend_free_mem (be, dw);
     etp_backend_free_mem (be, dx);
+    etp_backend_free_mem (be, wb);
     g_free (h);
   }
   printf ("total convs of ResNet18-1D (batch %d, L %d):\n", batch, L);

@@ -99,7 +99,7 @@ def save_safetensors(path, tensors, metadata=None):
     if metadata:
         header['__metadata__'] = {k: str(v) for k, v in metadata.items()}
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
+        a = np.array(a, order="C", copy=True)
         code = {np.dtype(v): k for k, v in _DT.items()}[a.dtype]
         b = a.astype(a.dtype.newbyteorder('<')).tobytes()
         header[name] = {'dtype': code, 'shape': list(a.shape), 'data_offsets': [off, off + len(b)]}
