@@ -343,6 +343,7 @@ gst_ecg_resample_generate_output (GstBaseTransform * trans,
   guint C = self->channels;
   gboolean is_record, zero_phase, use_fft;
   gfloat *work = NULL, *out = NULL;
+  const gfloat *src;
   GError *err = NULL;
   guint rate_out = self->rate_out;
 
@@ -407,9 +408,15 @@ gst_ecg_resample_generate_output (GstBaseTransform * trans,
     self->stream_ts0 = GST_BUFFER_PTS (in);
   }
 
-  work = g_new (gfloat, n_in * C);
-  memcpy (work, map.data, n_in * bpf);
-  gst_buffer_unmap (in, &map);
+  /* a private copy only when it is filtered in place or becomes the output;
+   * otherwise the resamplers read the mapped input directly */
+  if (self->sos || self->up == self->down) {
+    work = g_new (gfloat, n_in * C);
+    memcpy (work, map.data, n_in * bpf);
+    src = work;
+  } else {
+    src = (const gfloat *) map.data;
+  }
 
   /* 1. filters, at the input rate */
   if (self->sos) {
@@ -425,6 +432,7 @@ gst_ecg_resample_generate_output (GstBaseTransform * trans,
             ("%s", err->message));
         g_clear_error (&err);
         g_free (work);
+        gst_buffer_unmap (in, &map);
         gst_buffer_unref (in);
         return GST_FLOW_ERROR;
       }
@@ -448,25 +456,27 @@ gst_ecg_resample_generate_output (GstBaseTransform * trans,
     if (use_fft || is_record) {
       n_out = etp_resample_out_len (n_in, self->up, self->down);
       out = g_new (gfloat, n_out * C);
-      if (use_fft ? !etp_fft_resample (self->fft, work, n_in, C, out, n_out,
-              &err) : !etp_resample_poly (work, n_in, C, self->up, self->down,
+      if (use_fft ? !etp_fft_resample (self->fft, src, n_in, C, out, n_out,
+              &err) : !etp_resample_poly (src, n_in, C, self->up, self->down,
               out, &err)) {
         GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Resampling failed"),
             ("%s", err->message));
         g_clear_error (&err);
         g_free (work);
         g_free (out);
+        gst_buffer_unmap (in, &map);
         gst_buffer_unref (in);
         return GST_FLOW_ERROR;
       }
     } else {
       gsize cap = etp_polyphase_max_output (self->poly, n_in);
       out = g_new (gfloat, MAX (cap, 1) * C);
-      n_out = etp_polyphase_process (self->poly, work, n_in, out);
+      n_out = etp_polyphase_process (self->poly, src, n_in, out);
     }
     g_free (work);
     work = NULL;
   }
+  gst_buffer_unmap (in, &map);
 
   if (n_out == 0) {
     g_free (out);

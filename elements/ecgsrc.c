@@ -468,6 +468,21 @@ next_record (GstEcgSrc * self, GstFlowReturn * flow)
   }
 }
 
+/* ECG leads have no loudspeaker positions: several channels are marked
+ * unpositioned (channel-mask 0), which audioconvert & co. accept. */
+static GstCaps *
+make_caps (gint rate, gint channels)
+{
+  GstCaps *caps = gst_caps_new_simple ("audio/x-raw",
+      "format", G_TYPE_STRING, "F32LE",
+      "layout", G_TYPE_STRING, "interleaved",
+      "rate", G_TYPE_INT, rate, "channels", G_TYPE_INT, channels, NULL);
+  if (channels > 1)
+    gst_caps_set_simple (caps, "channel-mask", GST_TYPE_BITMASK,
+        G_GUINT64_CONSTANT (0), NULL);
+  return caps;
+}
+
 static gboolean
 ensure_caps (GstEcgSrc * self, const EtpRecord * rec)
 {
@@ -482,10 +497,7 @@ ensure_caps (GstEcgSrc * self, const EtpRecord * rec)
   }
   if (rate == self->cur_rate && channels == self->cur_channels)
     return TRUE;
-  GstCaps *caps = gst_caps_new_simple ("audio/x-raw",
-      "format", G_TYPE_STRING, "F32LE",
-      "layout", G_TYPE_STRING, "interleaved",
-      "rate", G_TYPE_INT, rate, "channels", G_TYPE_INT, channels, NULL);
+  GstCaps *caps = make_caps (rate, channels);
   gboolean ok = gst_base_src_set_caps (GST_BASE_SRC (self), caps);
   gst_caps_unref (caps);
   if (!ok) {
@@ -629,11 +641,7 @@ gst_ecg_src_negotiate (GstBaseSrc * bsrc)
   GstEcgSrc *self = GST_ECG_SRC (bsrc);
   if (self->cur_rate == 0)
     return TRUE;
-  GstCaps *caps = gst_caps_new_simple ("audio/x-raw",
-      "format", G_TYPE_STRING, "F32LE",
-      "layout", G_TYPE_STRING, "interleaved",
-      "rate", G_TYPE_INT, self->cur_rate,
-      "channels", G_TYPE_INT, self->cur_channels, NULL);
+  GstCaps *caps = make_caps (self->cur_rate, self->cur_channels);
   gboolean ok = gst_base_src_set_caps (bsrc, caps);
   gst_caps_unref (caps);
   return ok;

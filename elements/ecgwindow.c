@@ -191,11 +191,12 @@ window_record (GstEcgWindow * self, GstBuffer * in, const gfloat * x, gsize n)
     off = 0;
   avail = n - off;
   if (avail < win) {
-    if (self->pad == ETP_ECG_WINDOW_PAD_DROP) {
+    if (self->pad == ETP_ECG_WINDOW_PAD_DROP || avail == 0) {
       self->n_dropped++;
-      GST_INFO_OBJECT (self, "record %s: %" G_GSIZE_FORMAT " frames < window "
-          "of %" G_GUINT64_FORMAT ", dropped", meta && meta->record_id ?
-          meta->record_id : "?", n, win);
+      GST_INFO_OBJECT (self, "record %s: %" G_GSIZE_FORMAT " frames (after "
+          "an offset of %" G_GUINT64_FORMAT ") < window of %" G_GUINT64_FORMAT
+          ", dropped", meta && meta->record_id ? meta->record_id : "?", n,
+          off, win);
       return;
     }
     g_queue_push_tail (&self->pending, make_window (self, x + off *

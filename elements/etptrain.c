@@ -29,6 +29,7 @@
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -908,8 +909,16 @@ typedef struct
 {
   gdouble loss;
   gdouble top1, top5;
+  gdouble major1, major5;       /* a constant guess: the 1 / 5 most frequent */
   guint n, reports;
 } EtpValResult;
+
+static gint
+cmp_uint_desc (gconstpointer a, gconstpointer b)
+{
+  guint x = *(const guint *) a, y = *(const guint *) b;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
 
 /* Symmetric InfoNCE over the rows [0, n) of normalised embeddings e, t
  * (n, E) with scale s; host-side, for validation. */
@@ -1031,6 +1040,22 @@ etp_train_validate (GstEtpTrain * self, EtpValResult * r)
     if (better < 5)
       hits5++;
   }
+  /* The score of a constant answer (always the most frequent report(s)):
+   * a skewed report distribution makes it much higher than k / reports. */
+  {
+    guint *counts = g_new0 (guint, n_uniq), m1 = 0, m5 = 0;
+    for (i = 0; i < n; i++)
+      counts[uniq_of[i]]++;
+    qsort (counts, n_uniq, sizeof (guint), cmp_uint_desc);
+    for (j = 0; j < n_uniq && j < 5; j++) {
+      if (j == 0)
+        m1 = counts[j];
+      m5 += counts[j];
+    }
+    r->major1 = (gdouble) m1 / n;
+    r->major5 = (gdouble) m5 / n;
+    g_free (counts);
+  }
   r->n = n;
   r->reports = n_uniq;
   r->top1 = (gdouble) hits1 / n;
@@ -1146,6 +1171,8 @@ etp_train_end_epoch (GstEtpTrain * self)
         "val-top5", G_TYPE_DOUBLE, val.top5,
         "val-chance-top1", G_TYPE_DOUBLE, 1.0 / val.reports,
         "val-chance-top5", G_TYPE_DOUBLE, MIN (5.0 / val.reports, 1.0),
+        "val-majority-top1", G_TYPE_DOUBLE, val.major1,
+        "val-majority-top5", G_TYPE_DOUBLE, val.major5,
         NULL);
   if (self->checkpoint && *self->checkpoint)
     gst_structure_set (s, "checkpoint", G_TYPE_STRING, self->checkpoint,

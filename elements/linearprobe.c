@@ -466,7 +466,7 @@ evaluate (EtpLinearProbe * self)
   const gchar *rule;
   gchar *rule_buf = NULL;
   gboolean ok = FALSE;
-  guint c;
+  guint c, n_default = 0;
 
   if (n_all == 0 || n_te == 0) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
@@ -590,10 +590,22 @@ evaluate (EtpLinearProbe * self)
     vt = g_new (gfloat, (gsize) nv_rec * C);
     record_means (lv, yv, gv, m->n_val, nv_rec, C, vs, vt);
     etp_metrics_fit_thresholds (vs, vt, nv_rec, C, self->threshold_method, thr);
+    /* a class without positives or negatives among the validation records
+     * has nothing to fit: probability 0.5 (scores are log-probabilities) */
+    for (c = 0; c < C; c++) {
+      guint pos = 0;
+      for (k = 0; k < nv_rec; k++)
+        pos += vt[k * C + c] > 0.5f;
+      if (pos == 0 || pos == nv_rec) {
+        thr[c] = log (0.5);
+        n_default++;
+      }
+    }
     rule_buf = g_strdup_printf ("per-class %s threshold fitted on the %u "
-        "validation records held out from the training data",
+        "validation records held out from the training data%s",
         self->threshold_method == ETP_THRESHOLD_YOUDEN ? "Youden (max TPR-FPR)" :
-        "max-F1", nv_rec);
+        "max-F1", nv_rec, n_default ? " (classes without positives or "
+        "negatives there: probability 0.5)" : "");
     rule = rule_buf;
     g_free (xv);
     g_free (yv);

@@ -99,10 +99,13 @@ text_encoder_device_get_type (void)
 {
   static GType t = 0;
   static const GEnumValue v[] = {
-    {ETP_TEXT_ENCODER_DEVICE_AUTO, "the CPU (no GPU text path yet)", "auto"},
+    {ETP_TEXT_ENCODER_DEVICE_AUTO,
+        "BERT on the GPU when the build has CUDA and a GPU is present, else "
+          "the CPU", "auto"},
     {ETP_TEXT_ENCODER_DEVICE_CPU, "CPU (OpenBLAS + threaded loops)", "cpu"},
     {ETP_TEXT_ENCODER_DEVICE_CUDA,
-        "CUDA GPU (not implemented for text yet: an error)", "cuda"},
+        "BERT on the CUDA GPU (an error without one; word vectors are "
+          "CPU-only)", "cuda"},
     {0, NULL, NULL}
   };
   if (g_once_init_enter (&t))
@@ -154,14 +157,10 @@ text_encoder_open (GstTextEncoder * self)
   o.normalize_reports = self->normalize_reports;
   o.n_threads = 2;
   device = self->device;
+  o.device = device == ETP_TEXT_ENCODER_DEVICE_CUDA ? ETP_DEVICE_CUDA
+      : device == ETP_TEXT_ENCODER_DEVICE_CPU ? ETP_DEVICE_CPU : ETP_DEVICE_AUTO;
   GST_OBJECT_UNLOCK (self);
 
-  if (device == ETP_TEXT_ENCODER_DEVICE_CUDA) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("device=cuda is not available for textencoder"),
-        ("the text encoder has only a CPU path so far; use device=auto or cpu"));
-    goto fail;
-  }
   if (model == NULL || *model == '\0') {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
         ("No text model set"),
@@ -191,8 +190,9 @@ text_encoder_open (GstTextEncoder * self)
     GST_INFO_OBJECT (self, "cache %s: %u vectors", cache,
         etp_text_cache_size (self->cache));
   }
-  GST_INFO_OBJECT (self, "model %s: %s, dim %u", model,
-      etp_text_model_identity (self->model), self->dim);
+  GST_INFO_OBJECT (self, "model %s: %s, dim %u, on %s", model,
+      etp_text_model_identity (self->model), self->dim,
+      etp_text_model_device_name (self->model));
   g_free (model);
   g_free (cache);
   return TRUE;

@@ -189,7 +189,8 @@ struct _EtpZeroShot {
   gboolean finished;
 
   GstPad *text_pad;
-  gboolean text_need_events;
+  gboolean text_need_events;   /* stream-start + caps + segment */
+  gboolean text_need_segment;  /* a new segment only */
 };
 
 enum {
@@ -517,17 +518,22 @@ push_text (EtpZeroShot * self, GstBuffer * inbuf, const gchar * label,
   if (self->text_need_events) {
     gchar *sid = gst_pad_create_stream_id (pad, GST_ELEMENT (self), "text");
     GstCaps *caps = gst_caps_from_string (ETP_TEXT_CAPS_STR);
-    GstSegment seg;
 
     gst_pad_push_event (pad, gst_event_new_stream_start (sid));
     gst_pad_push_event (pad, gst_event_new_caps (caps));
+    gst_caps_unref (caps);
+    g_free (sid);
+    self->text_need_events = FALSE;
+    self->text_need_segment = TRUE;
+  }
+  if (self->text_need_segment) {
+    GstSegment seg;
+
     gst_segment_init (&seg, GST_FORMAT_TIME);
     if (GST_BASE_TRANSFORM (self)->segment.format == GST_FORMAT_TIME)
       gst_segment_copy_into (&GST_BASE_TRANSFORM (self)->segment, &seg);
     gst_pad_push_event (pad, gst_event_new_segment (&seg));
-    gst_caps_unref (caps);
-    g_free (sid);
-    self->text_need_events = FALSE;
+    self->text_need_segment = FALSE;
   }
   if (self->scoring == ETP_ZEROSHOT_SCORING_SOFTMAX)
     text = g_strdup_printf ("%s (p=%.2f)\n", label, score);
@@ -932,15 +938,20 @@ etp_zero_shot_sink_event (GstBaseTransform * trans, GstEvent * event)
       gst_pad_push_event (pad, gst_event_new_eos ());
       gst_object_unref (pad);
     }
-  } else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START
+      || GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
     GstPad *pad;
     GST_OBJECT_LOCK (self);
     pad = self->text_pad ? gst_object_ref (self->text_pad) : NULL;
     GST_OBJECT_UNLOCK (self);
     if (pad) {
-      gst_pad_push_event (pad, gst_event_new_flush_stop (TRUE));
+      gst_pad_push_event (pad, GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START ?
+          gst_event_new_flush_start () : gst_event_new_flush_stop (TRUE));
       gst_object_unref (pad);
     }
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+    /* the text pad takes the new segment with its next buffer */
+    self->text_need_segment = TRUE;
   }
   return GST_BASE_TRANSFORM_CLASS (etp_zero_shot_parent_class)->sink_event
       (trans, event);

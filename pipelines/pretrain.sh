@@ -17,6 +17,7 @@
 #                          (default runs/pretrain-<dataset>-<preset>)
 #   --resume               continue from OUT/checkpoint.safetensors (weights,
 #                          Adam state, epoch/step counters) when it exists
+#   --init-checkpoint FILE start from these weights (fresh optimiser/counters)
 #   --epochs N  --batch N  --lr X  --seed N  --device auto|cpu|cuda
 #   --text-model PATH      word-vector file (.etpwv) or BERT folder
 #   --report released|english   PTB-XL report text (default released, with the
@@ -37,6 +38,10 @@
 #   --build-dir DIR        where the plugin was built (default build)
 #   --every N              print every Nth step line (default 1)
 #   --dry-run              print the filled pipeline and exit
+
+# The *_PROP / *_EXTRA variables hold gst-launch syntax (with its quotes) that
+# is substituted into the description text, not shell words:
+# shellcheck disable=SC2089,SC2090
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,6 +49,7 @@ DATASET=ptbxl
 PRESET=cpu
 OUT=
 RESUME=0
+INIT_CKPT=
 NO_VAL=0
 DRY_RUN=0
 BUILD_DIR=${ETP_BUILD_DIR:-$ROOT/build}
@@ -60,6 +66,7 @@ while [ $# -gt 0 ]; do
     --preset) PRESET=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --resume) RESUME=1; shift ;;
+    --init-checkpoint) INIT_CKPT=$2; shift 2 ;;
     --epochs) OPT[EPOCHS]=$2; shift 2 ;;
     --batch) OPT[BATCH]=$2; shift 2 ;;
     --lr) OPT[LR]=$2; shift 2 ;;
@@ -81,7 +88,7 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD_DIR=$2; shift 2 ;;
     --every) EVERY=$2; shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [ -z "$DATA" ] || die "one DATA folder only ($DATA, $1)"; DATA=$1; shift ;;
   esac
@@ -122,21 +129,31 @@ for kv in "${SETS[@]+"${SETS[@]}"}"; do
 done
 
 OUT=${OUT:-$ROOT/runs/pretrain-$DATASET-$PRESET_NAME}
-if [ "$DRY_RUN" = 0 ]; then
-  mkdir -p "$OUT"
-  OUT=$(cd "$OUT" && pwd)
-fi
+case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac
 CHECKPOINT="$OUT/checkpoint.safetensors"
 RESUME_PROP=
+EPOCHS_DONE=0
 if [ "$RESUME" = 1 ]; then
   if [ -f "$CHECKPOINT" ]; then
     RESUME_PROP="resume=\"$CHECKPOINT\""
+    # epochs already done, from the safetensors header's __metadata__
+    EPOCHS_DONE=$(head -c 4194304 "$CHECKPOINT" | LC_ALL=C grep -aoE '"train_epochs_done" *: *"[0-9]+"' \
+      | head -n 1 | grep -oE '[0-9]+"$' | tr -d '"')
+    EPOCHS_DONE=${EPOCHS_DONE:-0}
   else
     echo "pretrain: --resume: no $CHECKPOINT yet, starting from scratch"
   fi
 elif [ -f "$CHECKPOINT" ] && [ "$DRY_RUN" = 0 ]; then
   die "$CHECKPOINT exists: continue it with --resume, or choose another --out"
 fi
+if [ -n "$INIT_CKPT" ] && [ -z "$RESUME_PROP" ]; then
+  [ -f "$INIT_CKPT" ] || die "no checkpoint $INIT_CKPT"
+  RESUME_PROP="init-checkpoint=\"$(cd "$(dirname "$INIT_CKPT")" && pwd)/$(basename "$INIT_CKPT")\""
+fi
+# A restarted ecgsrc replays its shuffle from its first epoch: after a resume
+# it gets a seed moved on by the epochs done, so the remaining epochs see new
+# orders rather than the first epochs' orders again.
+SRC_SEED=$((SEED + EPOCHS_DONE))
 
 # --- checks
 fold_has_10 () {  # "1-8", "9", "1,3,5", "1-3,7" -> does it select fold >= 10?
@@ -223,7 +240,7 @@ export DATA VAL_DATA TRAIN_FOLDS VAL_FOLDS TRAIN_SPLIT VAL_SPLIT SRC_RATE RATE \
   SSL_WEIGHT WIDTH EMBED_DIM SEED DEVICE THREADS CHECKPOINT RESUME_PROP REPORT \
   COMPOSE_REPORT TEXT_MODEL NORMALIZE_REPORTS TEXT_EXTRA TRAIN_SRC_EXTRA \
   VAL_SRC_EXTRA ECG_VIEW1 AUG_SEED1 AUG_SEED2 AUG_OPTS KEEP_SSL KEEP_VAL \
-  TEXT_BATCH OUT
+  TEXT_BATCH OUT SRC_SEED
 
 # --- fill the description: drop comments and unwanted sections, substitute
 PIPE=$(perl -e '
@@ -243,6 +260,7 @@ if [ "$DRY_RUN" = 1 ]; then
   exit 0
 fi
 
+mkdir -p "$OUT"
 printf '%s\n' "$PIPE" > "$OUT/pipeline.txt"
 {
   echo "# pretrain.sh settings ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
@@ -252,7 +270,8 @@ printf '%s\n' "$PIPE" > "$OUT/pipeline.txt"
       WIDTH EMBED_DIM SEED DEVICE REPORT NORMALIZE_REPORTS COMPOSE_REPORT TEXT_MODEL; do
     echo "$v=${!v}"
   done
-  if [ -n "$RESUME_PROP" ]; then echo "RESUMED_FROM=$CHECKPOINT"; fi
+  if [ "$EPOCHS_DONE" -gt 0 ]; then echo "RESUMED_FROM=$CHECKPOINT"; echo "RESUMED_AFTER_EPOCH=$EPOCHS_DONE"; fi
+  if [ -n "$INIT_CKPT" ]; then echo "INIT_CHECKPOINT=$INIT_CKPT"; fi
 } >> "$OUT/settings.env"
 
 LOG="$OUT/pretrain.log"
@@ -265,19 +284,22 @@ fi
   echo "pretrain: preset ${PRESET_DESCRIPTION:-$PRESET_NAME}"
   echo "pretrain: epochs $EPOCHS, batch $BATCH, lr $LR, text $TEXT_MODEL (report=$REPORT, normalize-reports=$NORMALIZE_REPORTS)"
   echo "pretrain: run folder $OUT (checkpoint.safetensors, pipeline.txt, settings.env)"
-  if [ -n "$RESUME_PROP" ]; then echo "pretrain: resuming from $CHECKPOINT"; fi
+  if [ "$EPOCHS_DONE" -gt 0 ]; then echo "pretrain: resuming from $CHECKPOINT after epoch $EPOCHS_DONE (ecgsrc shuffle seed $SRC_SEED)"; fi
+  if [ -n "$INIT_CKPT" ] && [ "$EPOCHS_DONE" = 0 ]; then echo "pretrain: weights initialised from $INIT_CKPT"; fi
   if [ -n "$NOTE_COMPOSE" ]; then echo "$NOTE_COMPOSE"; fi
 } | tee -a "$LOG"
 
 # --- run; etp-train messages -> progress lines
 set +e
-set -f  # the description is split on whitespace, never globbed
+set -f  # the description is split on whitespace, never globbed; gst-launch
+# re-joins its arguments, so quoted values with spaces survive
+# shellcheck disable=SC2086
 gst-launch-1.0 -m $PIPE 2>&1 | awk -v every="$EVERY" -v note="$NOTE_COMPOSE" '
 function f(name,   re, s) {
   re = "[ ,]" name "=\\([a-z0-9]+\\)(\"[^\"]*\"|[^,;]*)"
   if (!match($0, re)) return ""
   s = substr($0, RSTART + 1, RLENGTH - 1)
-  sub(/^[^)]*\)/, "", s); gsub(/"/, "", s)
+  sub(/^[^)]*\)/, "", s); gsub(/"/, "", s); gsub(/\\/, "", s)
   return s
 }
 function hms(t,   h, m) {
@@ -299,9 +321,10 @@ function pct(x) { return sprintf("%.1f%%", 100 * x) }
 /etp-train, event=\(string\)epoch/ {
   line = sprintf("== epoch %s/%s done: train loss %.4f", f("epoch"), f("epochs"), f("train-loss"))
   if (f("val-windows") != "")
-    line = line sprintf(" | val loss %.4f, ECG->report top-1 %s top-5 %s (chance %s / %s, %s reports, %s ECGs)",
+    line = line sprintf(" | val loss %.4f, ECG->report top-1 %s top-5 %s (chance %s / %s, most-frequent-report guess %s / %s; %s reports, %s ECGs)",
       f("val-loss"), pct(f("val-top1")), pct(f("val-top5")), pct(f("val-chance-top1")),
-      pct(f("val-chance-top5")), f("val-reports"), f("val-windows"))
+      pct(f("val-chance-top5")), pct(f("val-majority-top1")), pct(f("val-majority-top5")),
+      f("val-reports"), f("val-windows"))
   line = line sprintf(" | %s steps, %s windows, %.0f s", f("epoch-steps"), f("windows"), f("seconds"))
   if (f("unpaired") > 0) line = line sprintf(" | skipped %s ECG window(s) without a report", f("unpaired"))
   if (f("checkpoint") != "") line = line " | checkpoint written"

@@ -30,6 +30,7 @@
 #include "engine/backend.h"
 #include "util/etperror.h"
 #include "cuda/cuda.h"
+#include "cuda/cuda_bert.h"
 #include "cuda/cuda_kernels.h"
 
 #include <cublas_v2.h>
@@ -129,6 +130,14 @@ read_status (EtpBackend *be, EtpCuda *cu)
   if (s[0] == ETP_CUK_BAD_TARGET)
     etp_backend_set_error (be, ETP_ERROR_INVALID,
         "etp_softmax_xent: target %d of row %d is outside [0, %d)", s[2], s[1], s[3]);
+  else if (s[0] == ETP_CUK_BAD_TOKEN)
+    etp_backend_set_error (be, ETP_ERROR_INVALID,
+        "etp_cuda_bert_embed: token id %d of row %d is out of range (vocab_size %d)", s[2],
+        s[1], s[3]);
+  else if (s[0] == ETP_CUK_TOO_LONG)
+    etp_backend_set_error (be, ETP_ERROR_INVALID,
+        "etp_cuda_bert_embed: row %d is position %d of its sequence, beyond "
+        "max_position_embeddings %d", s[1], s[2], s[3]);
   else if (s[0] != ETP_CUK_OK)
     etp_backend_set_error (be, ETP_ERROR_DEVICE, "cuda backend: kernel status %d", s[0]);
   if (s[0] != ETP_CUK_OK)
@@ -921,6 +930,131 @@ cuda_clip_loss (EtpBackend *be, int b, int d, const float *a, const float *bb,
     gemm (be, 1, TRUE, FALSE, b, d, b, 1.f, gs, b, 0, a, d, 0, 0.f, db, d, 0, what);
 }
 
+/* ------------------------------------------------------------------ BERT */
+
+G_STATIC_ASSERT (sizeof (EtpCudaBertSeq) == sizeof (EtpCukBertSeq));
+
+static const EtpBackendOps cuda_ops;
+
+/* The BERT ops are CUDA-only entry points: refuse other backends. */
+static EtpCuda *
+bert_enter (EtpBackend *be, const char *what)
+{
+  if (be->error != NULL)
+    return NULL;
+  if (be->ops != &cuda_ops) {
+    etp_backend_set_error (be, ETP_ERROR_UNSUPPORTED, "%s: needs the cuda backend, not %s",
+        what, be->name);
+    return NULL;
+  }
+  return enter (be);
+}
+
+#define BERT_CHECK(be, cond, ...) \
+  G_STMT_START { \
+    if (G_UNLIKELY (!(cond))) { \
+      etp_backend_set_error ((be), ETP_ERROR_INVALID, __VA_ARGS__); \
+      return; \
+    } \
+  } G_STMT_END
+
+void
+etp_cuda_bert_embed (EtpBackend *be, int n_seqs, int max_rows, const EtpCudaBertSeq *seqs,
+                     const int32_t *ids, const float *word, int vocab, const float *pos,
+                     int max_pos, const float *type, int H, float *out)
+{
+  const char *what = "etp_cuda_bert_embed";
+  EtpCuda *cu = bert_enter (be, what);
+  if (!cu || n_seqs == 0)
+    return;
+  BERT_CHECK (be, n_seqs > 0 && n_seqs <= 65535 && max_rows > 0 && max_rows <= 65535 && H > 0
+      && vocab > 0 && max_pos > 0, "%s: invalid shape n_seqs=%d max_rows=%d H=%d vocab=%d "
+      "max_pos=%d", what, n_seqs, max_rows, H, vocab, max_pos);
+  NEED (be, seqs, what);
+  NEED (be, ids, what);
+  NEED (be, word, what);
+  NEED (be, pos, what);
+  NEED (be, type, what);
+  NEED (be, out, what);
+  cu->status_pending = TRUE;
+  KCHECK (be, etp_cuk_bert_embed (cu->stream, n_seqs, max_rows, (const EtpCukBertSeq *) seqs,
+          ids, word, vocab, pos, max_pos, type, H, out, cu->status_dev), what);
+}
+
+void
+etp_cuda_bert_layernorm (EtpBackend *be, int R, int H, float eps, const float *x,
+                         const float *res, const float *gamma, const float *beta, float *out)
+{
+  const char *what = "etp_cuda_bert_layernorm";
+  EtpCuda *cu = bert_enter (be, what);
+  if (!cu || R == 0)
+    return;
+  BERT_CHECK (be, R > 0 && H > 0, "%s: invalid shape R=%d H=%d", what, R, H);
+  NEED (be, x, what);
+  NEED (be, gamma, what);
+  NEED (be, beta, what);
+  NEED (be, out, what);
+  KCHECK (be, etp_cuk_bert_layernorm (cu->stream, R, H, eps, x, res, gamma, beta, out), what);
+}
+
+void
+etp_cuda_bert_gelu (EtpBackend *be, size_t n, gboolean tanh_form, float *x)
+{
+  const char *what = "etp_cuda_bert_gelu";
+  EtpCuda *cu = bert_enter (be, what);
+  if (!cu || n == 0)
+    return;
+  NEED (be, x, what);
+  KCHECK (be, etp_cuk_bert_gelu (cu->stream, n, tanh_form, x), what);
+}
+
+void
+etp_cuda_tanh (EtpBackend *be, size_t n, float *x)
+{
+  const char *what = "etp_cuda_tanh";
+  EtpCuda *cu = bert_enter (be, what);
+  if (!cu || n == 0)
+    return;
+  NEED (be, x, what);
+  KCHECK (be, etp_cuk_tanh (cu->stream, n, x), what);
+}
+
+void
+etp_cuda_bert_attention (EtpBackend *be, int n_seqs, int max_rows, const EtpCudaBertSeq *seqs,
+                         const int32_t *keymask, int heads, int H, const float *q,
+                         const float *k, const float *v, float *ctx)
+{
+  const char *what = "etp_cuda_bert_attention";
+  EtpCuda *cu = bert_enter (be, what);
+  if (!cu || n_seqs == 0)
+    return;
+  BERT_CHECK (be, n_seqs > 0 && n_seqs <= 65535 && max_rows > 0 && max_rows <= 8192
+      && heads > 0 && heads <= 65535 && H > 0 && H % heads == 0,
+      "%s: invalid shape n_seqs=%d max_rows=%d heads=%d H=%d", what, n_seqs, max_rows, heads, H);
+  NEED (be, seqs, what);
+  NEED (be, q, what);
+  NEED (be, k, what);
+  NEED (be, v, what);
+  NEED (be, ctx, what);
+  KCHECK (be, etp_cuk_bert_attention (cu->stream, n_seqs, max_rows,
+          (const EtpCukBertSeq *) seqs, keymask, heads, H, q, k, v, ctx), what);
+}
+
+void
+etp_cuda_bert_pool (EtpBackend *be, int n_seqs, const EtpCudaBertSeq *seqs,
+                    const int32_t *keymask, int H, const float *hidden, float *cls, float *mean)
+{
+  const char *what = "etp_cuda_bert_pool";
+  EtpCuda *cu = bert_enter (be, what);
+  if (!cu || n_seqs == 0 || (!cls && !mean))
+    return;
+  BERT_CHECK (be, n_seqs > 0 && H > 0, "%s: invalid shape n_seqs=%d H=%d", what, n_seqs, H);
+  NEED (be, seqs, what);
+  NEED (be, hidden, what);
+  KCHECK (be, etp_cuk_bert_pool (cu->stream, n_seqs, (const EtpCukBertSeq *) seqs, keymask, H,
+          hidden, cls, mean), what);
+}
+
 /* ---------------------------------------------------------------- backend */
 
 static const EtpBackendOps cuda_ops = {
@@ -1052,8 +1186,9 @@ etp_cuda_backend_new (int n_threads, GError **err)
     fail = "cudaStreamCreate";
   else if ((e = cudaMalloc ((void **) &cu->status_dev, 4 * sizeof (int))) != cudaSuccess)
     fail = "cudaMalloc";
-  else if ((e = cudaMemset (cu->status_dev, 0, 4 * sizeof (int))) != cudaSuccess)
-    fail = "cudaMemset";
+  else if ((e = cudaMemsetAsync (cu->status_dev, 0, 4 * sizeof (int), cu->stream))
+      != cudaSuccess || (e = cudaStreamSynchronize (cu->stream)) != cudaSuccess)
+    fail = "cudaMemsetAsync";
   else if ((e = cudaHostAlloc ((void **) &cu->status_host, 4 * sizeof (int),
               cudaHostAllocDefault)) != cudaSuccess)
     fail = "cudaHostAlloc";

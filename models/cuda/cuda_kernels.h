@@ -11,8 +11,10 @@
  * matrices. The conv kernels work on a "chunk" of nc samples starting at
  * sample n0, in the column layout (rows, nc * l_out): row r of the im2col
  * matrix holds, for every sample of the chunk one after the other, the l_out
- * input taps of (channel, kernel offset) r. One sgemm per chunk then covers
- * the whole chunk. */
+ * input taps of (channel, kernel offset) r. The forward and backward-data
+ * products write / read the (n, c, l) tensors directly (one strided-batched
+ * sgemm over the chunk's samples); backward-weight first gathers dy into
+ * (c_out, nc * l_out) so that one split-K product covers the chunk. */
 #ifndef ETP_CUDA_KERNELS_H
 #define ETP_CUDA_KERNELS_H
 
@@ -29,6 +31,8 @@ extern "C" {
 enum {
   ETP_CUK_OK = 0,
   ETP_CUK_BAD_TARGET = 1,   /* softmax_xent: detail = row, target, classes */
+  ETP_CUK_BAD_TOKEN = 2,    /* bert embed: detail = row, id, vocab size */
+  ETP_CUK_TOO_LONG = 3,     /* bert embed: detail = row, position, max positions */
 };
 
 /* Reduction partial counts (size the double scratch with these). */
@@ -136,6 +140,31 @@ cudaError_t etp_cuk_softmax_xent (cudaStream_t st, int b, int c, const float *lo
 cudaError_t etp_cuk_clip_loss (cudaStream_t st, int b, const float *raw,
                                const float *logit_scale, float *loss, float *dlogit_scale,
                                float *logits_out, float *gs, double *ws);
+
+/* ------------------------------------------------------------------ BERT
+ * (cuda_bert.cu; the packed-sequence layout of models/text/bert.c). */
+typedef struct {
+  int32_t start, rows;      /* first row and row count of one sequence */
+} EtpCukBertSeq;
+
+/* grid over the sequences' rows; bad ids / positions set @status and leave
+ * the row unwritten. */
+cudaError_t etp_cuk_bert_embed (cudaStream_t st, int n_seqs, int max_rows,
+                                const EtpCukBertSeq *seqs, const int32_t *ids,
+                                const float *word, int vocab, const float *pos, int max_pos,
+                                const float *type, int H, float *out, int *status);
+cudaError_t etp_cuk_bert_layernorm (cudaStream_t st, int R, int H, float eps, const float *x,
+                                    const float *res, const float *g, const float *b,
+                                    float *out);
+cudaError_t etp_cuk_bert_gelu (cudaStream_t st, size_t n, int tanh_form, float *x);
+cudaError_t etp_cuk_tanh (cudaStream_t st, size_t n, float *x);
+cudaError_t etp_cuk_bert_attention (cudaStream_t st, int n_seqs, int max_rows,
+                                    const EtpCukBertSeq *seqs, const int32_t *keymask,
+                                    int heads, int H, const float *q, const float *k,
+                                    const float *v, float *ctx);
+cudaError_t etp_cuk_bert_pool (cudaStream_t st, int n_seqs, const EtpCukBertSeq *seqs,
+                               const int32_t *keymask, int H, const float *hidden, float *cls,
+                               float *mean);
 
 #ifdef __cplusplus
 }

@@ -757,10 +757,19 @@ etp_cpu_backend_new (int n_threads, GError **err)
     cpu->has_avx512 = cpu->has_bf16 = FALSE;
   }
 
-  /* The pool threads each run single-threaded products: OpenBLAS must not
-   * spawn its own threads on top. */
-  openblas_set_num_threads (1);
-  etp_cpu_blas_setup (cpu->has_avx512);
+  /* The pool threads each run single-threaded products. On AVX-512 CPUs
+   * they use the engine's own sgemm (cpu_gemm.c) and OpenBLAS is left alone
+   * for other code in the process; elsewhere (or with ETP_CPU_GEMM=openblas)
+   * they call OpenBLAS, which then must not spawn threads of its own. */
+  env = g_getenv ("ETP_CPU_CONV_COLS");
+  if (env)
+    cpu->conv_cols = CLAMP (atoi (env), 0, 1 << 20);
+  env = g_getenv ("ETP_CPU_GEMM");
+  cpu->use_openblas = !cpu->has_avx512 || (env && g_str_equal (env, "openblas"));
+  if (cpu->use_openblas) {
+    openblas_set_num_threads (1);
+    etp_cpu_blas_setup (cpu->has_avx512);
+  }
 
   pthread_mutex_init (&cpu->lock, NULL);
   pthread_cond_init (&cpu->cond_start, NULL);

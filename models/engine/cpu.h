@@ -47,6 +47,8 @@ typedef struct {
   int n_threads;
   const EtpCpuVec *vec;
   gboolean has_avx512, has_bf16;
+  gboolean use_openblas;   /* ETP_CPU_GEMM=openblas: OpenBLAS even on AVX-512 */
+  int conv_cols;           /* ETP_CPU_CONV_COLS: fixed conv chunk width (tests), 0 = auto */
   /* thread pool: workers 1..n_threads-1; thread 0 is the caller */
   pthread_t workers[ETP_CPU_MAX_THREADS];
   pthread_mutex_t lock;
@@ -85,6 +87,15 @@ etp_cpu_range (size_t n, int tid, int nt, size_t *b, size_t *e)
 void etp_cpu_sgemm (EtpCpu *cpu, gboolean ta, gboolean tb, int M, int N, int K,
                     float alpha, const float *A, int lda, const float *B, int ldb,
                     float beta, float *C, int ldc);
+
+/* Pre-packed A (own AVX-512 sgemm only, etp_cpu_gemm_prepacks()): pack
+ * op(A) (M x K) once with etp_cpu_pack_a into etp_cpu_packed_a_floats()
+ * floats, then run many products against it from any thread. */
+gboolean etp_cpu_gemm_prepacks (EtpCpu *cpu);
+size_t etp_cpu_packed_a_floats (int M, int K);
+void etp_cpu_pack_a (gboolean ta, const float *A, int lda, int M, int K, float *Ap);
+void etp_cpu_sgemm_packed (EtpCpu *cpu, const float *Ap, int M, int N, int K, float alpha,
+                           const float *B, int ldb, gboolean tb, float beta, float *C, int ldc);
 
 /* Once per process: lets OpenBLAS use its AVX-512 kernels where it would not. */
 void etp_cpu_blas_setup (gboolean has_avx512);

@@ -2,7 +2,7 @@
  *
  * The output of a conv is viewed as n * l_out columns (sample-major); each
  * column needs c_in * kernel inputs (its im2col column). The columns are cut
- * into chunks of about `cols` columns that may span several samples (deep
+ * into chunks of about `cols` columns (288-4032, a multiple of 48) that may span several samples (deep
  * layers have short l_out, so several samples share one product and the
  * weight matrix is packed once per chunk instead of once per sample). Per
  * chunk, one single-threaded sgemm:
@@ -36,6 +36,7 @@ typedef struct {
   int nt;
   /* native bf16 forward: packed weights, padded sizes, scratch offsets */
   const uint32_t *ap;
+  const float *wp;        /* W (forward) or W^T (backward data) pre-packed, or NULL */
   int kp, m8, npad;
   size_t off_bp, off_t16;
 } ConvCtx;
@@ -147,8 +148,12 @@ fwd_task (void *data, int tid, int nt)
       size_t l0 = v0 % c->l_out;
       float *yn = c->y + n0 * s->c_out * c->l_out;
       const float *rn = c->residual ? c->residual + n0 * s->c_out * c->l_out : NULL;
-      etp_cpu_sgemm (c->cpu, FALSE, FALSE, s->c_out, w, c->ck, 1.f, c->w, c->ck, B, ldb, 0.f,
-          yn + l0, c->l_out);
+      if (c->wp)
+        etp_cpu_sgemm_packed (c->cpu, c->wp, s->c_out, w, c->ck, 1.f, B, ldb, FALSE, 0.f,
+            yn + l0, c->l_out);
+      else
+        etp_cpu_sgemm (c->cpu, FALSE, FALSE, s->c_out, w, c->ck, 1.f, c->w, c->ck, B, ldb, 0.f,
+            yn + l0, c->l_out);
       if (c->bias || rn || c->relu)
         for (int o = 0; o < s->c_out; o++) {
           size_t off = (size_t) o * c->l_out + l0;
@@ -156,8 +161,11 @@ fwd_task (void *data, int tid, int nt)
               c->relu);
         }
     } else {
-      etp_cpu_sgemm (c->cpu, FALSE, FALSE, s->c_out, w, c->ck, 1.f, c->w, c->ck, B, ldb, 0.f,
-          T, w);
+      if (c->wp)
+        etp_cpu_sgemm_packed (c->cpu, c->wp, s->c_out, w, c->ck, 1.f, B, ldb, FALSE, 0.f, T, w);
+      else
+        etp_cpu_sgemm (c->cpu, FALSE, FALSE, s->c_out, w, c->ck, 1.f, c->w, c->ck, B, ldb, 0.f,
+            T, w);
       FOR_PIECES (c, v0, v1, n, l, len, coff) {
         for (int o = 0; o < s->c_out; o++) {
           size_t off = (n * s->c_out + o) * c->l_out + l;
@@ -169,8 +177,9 @@ fwd_task (void *data, int tid, int nt)
   }
 }
 
-/* ~ columns per chunk: keep the im2col block near 512 KiB, at least 256
- * columns so the product stays efficient */
+/* ~ columns per chunk: keep the im2col block near 512 KiB, at least 288
+ * columns so the product stays efficient, a multiple of the micro-kernels'
+ * 48 columns */
 static void
 ctx_init (ConvCtx *c, EtpBackend *be, const EtpConv1dShape *s)
 {
@@ -182,8 +191,10 @@ ctx_init (ConvCtx *c, EtpBackend *be, const EtpConv1dShape *s)
   c->ck = s->c_in * s->kernel;
   c->direct = s->kernel == 1 && s->stride == 1 && s->padding == 0;
   int cols = (int) (128 * 1024 / MAX (c->ck, 1));
-  cols = CLAMP (cols, 256, 4096);
-  cols = (cols + 15) & ~15;
+  cols = CLAMP (cols, 288, 4032);
+  cols = (cols + 47) / 48 * 48;   /* whole 48-column micro-panels */
+  if (c->cpu->conv_cols > 0)
+    cols = c->cpu->conv_cols;   /* tests: many small chunks */
   c->cols = cols;
   c->off_t = ((size_t) c->ck * cols + 15) & ~(size_t) 15;
   c->off_dw = c->off_t + (((size_t) s->c_out * cols + 15) & ~(size_t) 15);
@@ -209,6 +220,15 @@ conv_forward (EtpBackend *be, const EtpConv1dShape *s, const float *x, const flo
   if (bf16)
     c.direct = FALSE;   /* round the input through im2col */
   size_t total = (size_t) s->n * c.l_out;
+  /* W is packed once and shared by every chunk and thread (not in the bf16
+   * emulation, whose widened weights already occupy the shared scratch) */
+  if (!bf16 && etp_cpu_gemm_prepacks (c.cpu) && total > (size_t) c.cols) {
+    float *wp = etp_cpu_shared_scratch (be, etp_cpu_packed_a_floats (s->c_out, c.ck));
+    if (!wp)
+      return;
+    etp_cpu_pack_a (FALSE, w, c.ck, s->c_out, c.ck, wp);
+    c.wp = wp;
+  }
   if (c.nt == 1 || total < 64 || (double) total * c.ck * s->c_out < 2e5)
     fwd_task (&c, 0, 1);
   else
@@ -437,8 +457,11 @@ bwd_data_task (void *data, int tid, int nt)
       B = T;
       ldb = w;
     }
-    etp_cpu_sgemm (c->cpu, TRUE, FALSE, c->ck, w, s->c_out, 1.f, c->w, c->ck, B, ldb, 0.f,
-        col, w);
+    if (c->wp)
+      etp_cpu_sgemm_packed (c->cpu, c->wp, c->ck, w, s->c_out, 1.f, B, ldb, FALSE, 0.f, col, w);
+    else
+      etp_cpu_sgemm (c->cpu, TRUE, FALSE, c->ck, w, s->c_out, 1.f, c->w, c->ck, B, ldb, 0.f,
+          col, w);
     FOR_PIECES (c, v0, v1, n, l, len, coff)
       col2im (c, col + coff, w, (int) l, (int) len, c->dx + n * s->c_in * s->l_in);
   }
@@ -456,6 +479,14 @@ etp_cpu_conv1d_backward_data (EtpBackend *be, const EtpConv1dShape *s, const flo
   c.w = w;
   c.dx = dx;
   c.accumulate = accumulate;
+  if (!c.direct && etp_cpu_gemm_prepacks (c.cpu)
+      && (size_t) s->n * c.l_out > (size_t) c.cols) {
+    float *wp = etp_cpu_shared_scratch (be, etp_cpu_packed_a_floats (c.ck, s->c_out));
+    if (!wp)
+      return;
+    etp_cpu_pack_a (TRUE, w, c.ck, c.ck, s->c_out, wp);   /* W^T: ck x c_out */
+    c.wp = wp;
+  }
   if (s->n < 2 || c.nt == 1)
     bwd_data_task (&c, 0, 1);
   else

@@ -826,6 +826,12 @@ open_split (EtpDataset * ds, guint64 foldmask, GError ** error)
   gint c_name = etp_csv_column (csv, "filename");
   if (c_name < 0)
     c_name = etp_csv_column (csv, "ecg_path");
+  if (c_fold < 0 && foldmask != G_MAXUINT64) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_INVALID,
+        "%s: folds=%s but the split file has no strat_fold column", split,
+        ds->opts.folds);
+    return FALSE;
+  }
   if (c_file < 0 && c_name < 0) {
     g_set_error (error, ETP_ERROR, ETP_ERROR_FORMAT,
         "%s: no filename_lr/filename_hr, filename or ecg_path column", split);
@@ -1011,7 +1017,7 @@ detect_format (const gchar * loc, gchar ** cpsc_dir)
     }
     return ETP_DATASET_AUTO;    /* a folder of records */
   }
-  if (has_suffix_ci (loc, ".hea"))
+  if (has_suffix_ci (loc, ".hea") || has_suffix_ci (loc, ".dat"))
     return ETP_DATASET_WFDB;
   if (has_suffix_ci (loc, ".edf") || has_suffix_ci (loc, ".bdf")
       || has_suffix_ci (loc, ".rec"))
@@ -1080,12 +1086,7 @@ etp_dataset_open (const gchar * location, const EtpDatasetOptions * opts,
       ds->name = g_strdup (fmt == ETP_DATASET_CPSC2018 ? "cpsc2018" :
           fmt == ETP_DATASET_PTBXL ? "ptbxl" : "wfdb");
       ok = open_split (ds, foldmask, error);
-      has_folds = TRUE;         /* rows without strat_fold: fold -1 */
-      if (ok && foldmask != G_MAXUINT64 && ds->entries->len > 0) {
-        EtpDatasetEntry *e0 = g_ptr_array_index (ds->entries, 0);
-        if (e0->fold < 0)
-          has_folds = FALSE;
-      }
+      has_folds = TRUE;         /* checked against strat_fold there */
     }
   } else if (fmt == ETP_DATASET_PTBXL) {
     ds->name = g_strdup ("ptbxl");

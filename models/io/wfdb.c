@@ -722,9 +722,23 @@ parse_sex (const gchar * v)
   return -1;
 }
 
+/* Comment keys that are not part of a free-text report. */
+static gboolean
+is_structured_key (const gchar * key)
+{
+  static const gchar *const keys[] = { "age", "sex", "dx", "rx", "hx", "sx",
+    "ecg date", "source", "date", "time"
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (g_ascii_strcasecmp (key, keys[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static void
 apply_comments (EtpRecord * rec, GPtrArray * comments)
 {
+  GString *report = g_string_new (NULL);
   for (guint i = 0; i < comments->len; i++) {
     const gchar *c = g_ptr_array_index (comments, i);
     const gchar *colon = strchr (c, ':');
@@ -750,7 +764,21 @@ apply_comments (EtpRecord * rec, GPtrArray * comments)
       g_strfreev (codes);
       g_strfreev (rec->label_codes);
       rec->label_codes = (gchar **) g_ptr_array_free (arr, FALSE);
+    } else if (!is_structured_key (key) && val[0]
+        && g_ascii_strcasecmp (val, "n/a") != 0
+        && g_ascii_strcasecmp (val, "unknown") != 0) {
+      /* free-text clinical comments (e.g. PTB's) make the record's report */
+      if (report->len)
+        g_string_append (report, ". ");
+      g_string_append_printf (report, "%s: %s", key, val);
     }
+  }
+  if (report->len && g_utf8_validate (report->str, -1, NULL)) {
+    g_string_append_c (report, '.');
+    g_free (rec->report);
+    rec->report = g_string_free (report, FALSE);
+  } else {
+    g_string_free (report, TRUE);
   }
 }
 

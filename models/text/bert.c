@@ -1,13 +1,27 @@
 /* BERT encoder forward on the CPU (see bert.h). */
+#include "config.h"
 #include "text/bert.h"
 #include "nets/safetensors.h"
 #include "util/etperror.h"
+#if defined(ETP_CUDA_BACKEND)
+#include "cuda/cuda_bert.h"
+#endif
 
 #include <cblas.h>
-#include <float.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+
+/* Optional per-step timing (env ETP_BERT_PROFILE=1): printed to stderr
+ * when the model is freed. */
+enum { PROF_EMBED, PROF_GEMM, PROF_ATTN, PROF_LN, PROF_GELU, PROF_N };
+static const gchar *prof_names[PROF_N] = { "embed", "gemm", "attention",
+  "layernorm", "gelu" };
+
+#define PROF_START(m) gint64 prof_t0 = (m)->profile ? g_get_monotonic_time () : 0
+#define PROF_END(m, k) do { if ((m)->profile) { \
+      gint64 t1 = g_get_monotonic_time (); \
+      (m)->prof_us[k] += t1 - prof_t0; prof_t0 = t1; } } while (0)
 
 typedef struct {
   const gfloat *wq, *bq, *wk, *bk, *wv, *bv;    /* (H,H), (H) */
@@ -24,6 +38,11 @@ struct _EtpBert {
   const gfloat *pool_w, *pool_b;
   gboolean has_pooler;
   guint n_threads;
+  gboolean profile;
+  gint64 prof_us[PROF_N];
+  /* device path (NULL = CPU code of this file) */
+  EtpBackend *be;
+  gfloat *dparams;              /* the params block on the device */
 };
 
 /* A sequence inside a packed row block. */
@@ -209,74 +228,69 @@ bert_gelu_forward (guint nt, gfloat * x, gsize n, gboolean tanh_form)
 }
 
 typedef struct {
-  const gfloat *q, *k, *v;
-  gfloat *ctx;
-  const BertSeq *seqs;
-  const gint32 *keymask;        /* per row, NULL = all keys valid */
-  guint heads, d, H, max_rows;
-} AttnCtx;
+  gfloat *sc;                   /* rows x rows per head, scores -> probabilities */
+  const gint32 *keymask;        /* this sequence's rows, NULL = all valid */
+  guint rows;
+} SoftmaxCtx;
 
 static void
-attn_range (gpointer p, gsize b, gsize e)
+softmax_range (gpointer p, gsize b, gsize e)
 {
-  AttnCtx *c = p;
-  gfloat *sc = g_new (gfloat, MAX (c->max_rows, 1));
-  const gfloat scale = 1.0f / sqrtf ((gfloat) c->d);
-  gsize job;
-
-  for (job = b; job < e; job++) {
-    const BertSeq *s = &c->seqs[job / c->heads];
-    guint h = job % c->heads;
-    guint off = h * c->d, i, j, k;
-    for (i = 0; i < s->rows; i++) {
-      const gfloat *qi = c->q + (gsize) (s->start + i) * c->H + off;
-      gfloat *ci = c->ctx + (gsize) (s->start + i) * c->H + off;
-      gfloat mx = -FLT_MAX, sum = 0.0f, inv;
-      for (j = 0; j < s->rows; j++) {
-        const gfloat *kj = c->k + (gsize) (s->start + j) * c->H + off;
-        gfloat dot = 0.0f;
-        if (c->keymask && !c->keymask[s->start + j]) {
-          sc[j] = -INFINITY;
-          continue;
-        }
-        for (k = 0; k < c->d; k++)
-          dot += qi[k] * kj[k];
-        sc[j] = dot * scale;
-        if (sc[j] > mx)
-          mx = sc[j];
-      }
-      for (j = 0; j < s->rows; j++) {
-        sc[j] = (sc[j] == -INFINITY) ? 0.0f : expf (sc[j] - mx);
-        sum += sc[j];
-      }
-      inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-      for (k = 0; k < c->d; k++)
-        ci[k] = 0.0f;
-      for (j = 0; j < s->rows; j++) {
-        const gfloat *vj = c->v + (gsize) (s->start + j) * c->H + off;
-        gfloat pj = sc[j] * inv;
-        if (pj == 0.0f)
-          continue;
-        for (k = 0; k < c->d; k++)
-          ci[k] += pj * vj[k];
-      }
+  SoftmaxCtx *c = p;
+  gsize r;
+  guint j, n = c->rows;
+  for (r = b; r < e; r++) {
+    gfloat *row = c->sc + r * n;
+    gfloat mx = -INFINITY, sum = 0.0f, inv;
+    for (j = 0; j < n; j++) {
+      if (c->keymask && !c->keymask[j])
+        row[j] = -INFINITY;
+      else if (row[j] > mx)
+        mx = row[j];
     }
+    for (j = 0; j < n; j++) {
+      row[j] = row[j] == -INFINITY ? 0.0f : expf (row[j] - mx);
+      sum += row[j];
+    }
+    inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    for (j = 0; j < n; j++)
+      row[j] *= inv;
   }
-  g_free (sc);
 }
 
-/* Multi-head self-attention of each sequence over its own rows; masked
- * keys get probability 0 (PyTorch adds the float minimum, same result). */
+/* Multi-head self-attention of each sequence over its own rows: per
+ * (sequence, head) S = Q K^T / sqrt(d) and ctx = softmax(S) V as small
+ * GEMMs (issued from this thread: concurrent OpenBLAS calls are avoided),
+ * the masked softmax split over the worker threads. Masked keys get
+ * probability 0 (PyTorch adds the float minimum: same result). */
 static void
 bert_attention_forward (guint nt, const gfloat * q, const gfloat * k,
     const gfloat * v, const BertSeq * seqs, guint n_seqs,
     const gint32 * keymask, guint heads, guint H, gfloat * ctx)
 {
-  AttnCtx c = { q, k, v, ctx, seqs, keymask, heads, H / heads, H, 0 };
-  guint i;
+  guint d = H / heads, i, h, max_rows = 0;
+  const gfloat scale = 1.0f / sqrtf ((gfloat) d);
+  gfloat *sc;
+
   for (i = 0; i < n_seqs; i++)
-    c.max_rows = MAX (c.max_rows, seqs[i].rows);
-  par_range (nt, (gsize) n_seqs * heads, 1, attn_range, &c);
+    max_rows = MAX (max_rows, seqs[i].rows);
+  sc = g_new (gfloat, (gsize) heads * max_rows * max_rows + 1);
+  for (i = 0; i < n_seqs; i++) {
+    const BertSeq *s = &seqs[i];
+    gsize base = (gsize) s->start * H;
+    gsize hs = (gsize) s->rows * s->rows;
+    SoftmaxCtx c = { sc, keymask ? keymask + s->start : NULL, s->rows };
+    for (h = 0; h < heads; h++)
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) s->rows,
+          (int) s->rows, (int) d, scale, q + base + h * d, (int) H,
+          k + base + h * d, (int) H, 0.0f, sc + h * hs, (int) s->rows);
+    par_range (nt, (gsize) heads * s->rows, 64, softmax_range, &c);
+    for (h = 0; h < heads; h++)
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) s->rows,
+          (int) d, (int) s->rows, 1.0f, sc + h * hs, (int) s->rows,
+          v + base + h * d, (int) H, 0.0f, ctx + base + h * d, (int) H);
+  }
+  g_free (sc);
 }
 
 /* -------------------------------------------------------------- forward */
@@ -321,24 +335,36 @@ bert_run (EtpBert * m, const gint32 * ids, guint R, const BertSeq * seqs,
   a = g_new (gfloat, (gsize) R * H);
   inter = g_new (gfloat, (gsize) R * NI);
 
-  bert_embed_forward (nt, m->word, m->pos, m->type, ids, pos_ids, R, H, x);
-  bert_layernorm_forward (nt, x, NULL, m->emb_ln_g, m->emb_ln_b, R, H,
-      c->layer_norm_eps, x);
-  for (l = 0; l < c->layers; l++) {
-    const BertLayer *L = &m->layer[l];
-    bert_linear_forward (x, L->wq, L->bq, R, H, H, q);
-    bert_linear_forward (x, L->wk, L->bk, R, H, H, kk);
-    bert_linear_forward (x, L->wv, L->bv, R, H, H, v);
-    bert_attention_forward (nt, q, kk, v, seqs, n_seqs, keymask, c->heads, H,
-        ctx);
-    bert_linear_forward (ctx, L->wo, L->bo, R, H, H, a);
-    bert_layernorm_forward (nt, a, x, L->ln1_g, L->ln1_b, R, H,
-        c->layer_norm_eps, a);
-    bert_linear_forward (a, L->wi, L->bi, R, H, NI, inter);
-    bert_gelu_forward (nt, inter, (gsize) R * NI, c->gelu_tanh);
-    bert_linear_forward (inter, L->wo2, L->bo2, R, NI, H, x);
-    bert_layernorm_forward (nt, x, a, L->ln2_g, L->ln2_b, R, H,
+  {
+    PROF_START (m);
+    bert_embed_forward (nt, m->word, m->pos, m->type, ids, pos_ids, R, H, x);
+    bert_layernorm_forward (nt, x, NULL, m->emb_ln_g, m->emb_ln_b, R, H,
         c->layer_norm_eps, x);
+    PROF_END (m, PROF_EMBED);
+    for (l = 0; l < c->layers; l++) {
+      const BertLayer *L = &m->layer[l];
+      bert_linear_forward (x, L->wq, L->bq, R, H, H, q);
+      bert_linear_forward (x, L->wk, L->bk, R, H, H, kk);
+      bert_linear_forward (x, L->wv, L->bv, R, H, H, v);
+      PROF_END (m, PROF_GEMM);
+      bert_attention_forward (nt, q, kk, v, seqs, n_seqs, keymask, c->heads, H,
+          ctx);
+      PROF_END (m, PROF_ATTN);
+      bert_linear_forward (ctx, L->wo, L->bo, R, H, H, a);
+      PROF_END (m, PROF_GEMM);
+      bert_layernorm_forward (nt, a, x, L->ln1_g, L->ln1_b, R, H,
+          c->layer_norm_eps, a);
+      PROF_END (m, PROF_LN);
+      bert_linear_forward (a, L->wi, L->bi, R, H, NI, inter);
+      PROF_END (m, PROF_GEMM);
+      bert_gelu_forward (nt, inter, (gsize) R * NI, c->gelu_tanh);
+      PROF_END (m, PROF_GELU);
+      bert_linear_forward (inter, L->wo2, L->bo2, R, NI, H, x);
+      PROF_END (m, PROF_GEMM);
+      bert_layernorm_forward (nt, x, a, L->ln2_g, L->ln2_b, R, H,
+          c->layer_norm_eps, x);
+      PROF_END (m, PROF_LN);
+    }
   }
   g_free (pos_ids);
   g_free (q);
@@ -349,6 +375,136 @@ bert_run (EtpBert * m, const gint32 * ids, guint R, const BertSeq * seqs,
   g_free (inter);
   return x;
 }
+
+#if defined(ETP_CUDA_BACKEND)
+static gboolean
+bert_check_batch (const EtpBert * m, const gint32 * ids, guint R,
+    const BertSeq * seqs, guint n_seqs, GError ** error)
+{
+  guint i, r;
+  for (i = 0; i < n_seqs; i++) {
+    if (seqs[i].rows > m->cfg.max_positions) {
+      g_set_error (error, ETP_ERROR, ETP_ERROR_INVALID,
+          "sequence %u has %u tokens, more than max_position_embeddings %u",
+          i, seqs[i].rows, m->cfg.max_positions);
+      return FALSE;
+    }
+  }
+  for (r = 0; r < R; r++) {
+    if (ids[r] < 0 || (guint) ids[r] >= m->cfg.vocab_size) {
+      g_set_error (error, ETP_ERROR, ETP_ERROR_INVALID,
+          "token id %d out of range (vocab_size %u)", ids[r], m->cfg.vocab_size);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Device pointer of the parameter @host (inside m->params). */
+#define DEV(m, host) ((m)->dparams + ((host) - (m)->params))
+
+/* The forward of bert_run on the CUDA backend, same steps (see
+ * models/cuda/cuda_bert.h). Writes the last hidden state (R x H) to
+ * @hidden (may be NULL), the first row / the masked mean / the pooler of
+ * each sequence to @cls / @mean / @pooler (n_seqs x H each; may be NULL). */
+static gboolean
+bert_run_device (EtpBert * m, const gint32 * ids, guint R, const BertSeq * seqs,
+    guint n_seqs, const gint32 * keymask, gfloat * hidden, gfloat * cls,
+    gfloat * mean, gfloat * pooler, GError ** error)
+{
+  const EtpBertConfig *c = &m->cfg;
+  EtpBackend *be = m->be;
+  const int H = c->hidden, NI = c->intermediate;
+  EtpCudaBertSeq *hs = g_new (EtpCudaBertSeq, n_seqs);
+  guint i, l, max_rows = 0;
+  gsize rh = (gsize) R * H * 4;
+  EtpCudaBertSeq *dseqs;
+  gint32 *dids, *dmask = NULL;
+  gfloat *x, *q, *k, *v, *ctx, *a, *inter, *dcls, *dmean, *dpool;
+  gboolean ok;
+
+  for (i = 0; i < n_seqs; i++) {
+    hs[i].start = seqs[i].start;
+    hs[i].rows = seqs[i].rows;
+    max_rows = MAX (max_rows, seqs[i].rows);
+  }
+  dseqs = etp_backend_alloc (be, sizeof (EtpCudaBertSeq) * n_seqs, NULL);
+  dids = etp_backend_alloc (be, (gsize) R * 4, NULL);
+  if (keymask)
+    dmask = etp_backend_alloc (be, (gsize) R * 4, NULL);
+  x = etp_backend_alloc (be, rh, NULL);
+  q = etp_backend_alloc (be, rh, NULL);
+  k = etp_backend_alloc (be, rh, NULL);
+  v = etp_backend_alloc (be, rh, NULL);
+  ctx = etp_backend_alloc (be, rh, NULL);
+  a = etp_backend_alloc (be, rh, NULL);
+  inter = etp_backend_alloc (be, (gsize) R * NI * 4, NULL);
+  dcls = etp_backend_alloc (be, (gsize) n_seqs * H * 4, NULL);
+  dmean = etp_backend_alloc (be, (gsize) n_seqs * H * 4, NULL);
+  dpool = etp_backend_alloc (be, (gsize) n_seqs * H * 4, NULL);
+  if (!dseqs || !dids || (keymask && !dmask) || !x || !q || !k || !v || !ctx
+      || !a || !inter || !dcls || !dmean || !dpool) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_DEVICE,
+        "out of device memory for a batch of %u tokens", R);
+    ok = FALSE;
+    goto out;
+  }
+  etp_backend_upload (be, dseqs, hs, sizeof (EtpCudaBertSeq) * n_seqs);
+  etp_backend_upload (be, dids, ids, (gsize) R * 4);
+  if (keymask)
+    etp_backend_upload (be, dmask, keymask, (gsize) R * 4);
+
+  etp_cuda_bert_embed (be, n_seqs, max_rows, dseqs, dids, DEV (m, m->word),
+      c->vocab_size, DEV (m, m->pos), c->max_positions, DEV (m, m->type), H, x);
+  etp_cuda_bert_layernorm (be, R, H, c->layer_norm_eps, x, NULL,
+      DEV (m, m->emb_ln_g), DEV (m, m->emb_ln_b), x);
+  for (l = 0; l < c->layers; l++) {
+    const BertLayer *L = &m->layer[l];
+    etp_linear_forward (be, R, H, H, x, DEV (m, L->wq), DEV (m, L->bq), q);
+    etp_linear_forward (be, R, H, H, x, DEV (m, L->wk), DEV (m, L->bk), k);
+    etp_linear_forward (be, R, H, H, x, DEV (m, L->wv), DEV (m, L->bv), v);
+    etp_cuda_bert_attention (be, n_seqs, max_rows, dseqs, dmask, c->heads, H,
+        q, k, v, ctx);
+    etp_linear_forward (be, R, H, H, ctx, DEV (m, L->wo), DEV (m, L->bo), a);
+    etp_cuda_bert_layernorm (be, R, H, c->layer_norm_eps, a, x,
+        DEV (m, L->ln1_g), DEV (m, L->ln1_b), a);
+    etp_linear_forward (be, R, H, NI, a, DEV (m, L->wi), DEV (m, L->bi), inter);
+    etp_cuda_bert_gelu (be, (gsize) R * NI, c->gelu_tanh, inter);
+    etp_linear_forward (be, R, NI, H, inter, DEV (m, L->wo2), DEV (m, L->bo2),
+        x);
+    etp_cuda_bert_layernorm (be, R, H, c->layer_norm_eps, x, a,
+        DEV (m, L->ln2_g), DEV (m, L->ln2_b), x);
+  }
+  etp_cuda_bert_pool (be, n_seqs, dseqs, dmask, H, x, dcls, dmean);
+  if (pooler) {
+    etp_linear_forward (be, n_seqs, H, H, dcls, DEV (m, m->pool_w),
+        DEV (m, m->pool_b), dpool);
+    etp_cuda_tanh (be, (gsize) n_seqs * H, dpool);
+  }
+  if (hidden)
+    etp_backend_download (be, hidden, x, rh);
+  if (cls)
+    etp_backend_download (be, cls, dcls, (gsize) n_seqs * H * 4);
+  if (mean)
+    etp_backend_download (be, mean, dmean, (gsize) n_seqs * H * 4);
+  if (pooler)
+    etp_backend_download (be, pooler, dpool, (gsize) n_seqs * H * 4);
+  etp_backend_sync (be);
+  ok = etp_backend_check (be, error);
+out:
+  {
+    gpointer dev[] = { dseqs, dids, dmask, x, q, k, v, ctx, a, inter, dcls,
+      dmean, dpool
+    };
+    for (i = 0; i < G_N_ELEMENTS (dev); i++)
+      if (dev[i])
+        etp_backend_free_mem (be, dev[i]);
+  }
+  g_free (hs);
+  return ok;
+}
+#undef DEV
+#endif
 
 /* out (n x H) = tanh (cls_rows W^T + b) */
 static void
@@ -383,6 +539,15 @@ etp_bert_forward_padded (EtpBert * m, const gint32 * ids, const gint32 * mask,
     seqs[b].start = b * T;
     seqs[b].rows = T;
   }
+#if defined(ETP_CUDA_BACKEND)
+  if (m->be) {
+    gboolean ok = bert_check_batch (m, ids, B * T, seqs, B, error)
+        && bert_run_device (m, ids, B * T, seqs, B, mask, hidden, cls, mean,
+        pooler, error);
+    g_free (seqs);
+    return ok;
+  }
+#endif
   x = bert_run (m, ids, B * T, seqs, B, mask, error);
   g_free (seqs);
   if (x == NULL)
@@ -446,6 +611,17 @@ etp_bert_forward_packed (EtpBert * m, const gint32 * ids,
     seqs[i].rows = lengths[i];
     R += lengths[i];
   }
+#if defined(ETP_CUDA_BACKEND)
+  if (m->be) {
+    gboolean ok = bert_check_batch (m, ids, R, seqs, n_seqs, error)
+        && bert_run_device (m, ids, R, seqs, n_seqs, NULL, NULL,
+        pooling == ETP_BERT_POOL_CLS ? out : NULL,
+        pooling == ETP_BERT_POOL_MEAN ? out : NULL,
+        pooling == ETP_BERT_POOL_POOLER ? out : NULL, error);
+    g_free (seqs);
+    return ok;
+  }
+#endif
   x = bert_run (m, ids, R, seqs, n_seqs, NULL, error);
   if (x == NULL) {
     g_free (seqs);
@@ -706,6 +882,7 @@ etp_bert_new_from_dir (const gchar * dir, GError ** error)
   }
   m = g_new0 (EtpBert, 1);
   m->n_threads = 2;
+  m->profile = g_getenv ("ETP_BERT_PROFILE") != NULL;
   if (!etp_bert_config_load (dir, &m->cfg, error)) {
     g_free (m);
     return NULL;
@@ -735,7 +912,7 @@ etp_bert_new_from_dir (const gchar * dir, GError ** error)
   ld.cfg = &m->cfg;
   probe = etp_safetensors_get (ld.st, "bert.embeddings.word_embeddings.weight");
   ld.prefix = probe ? "bert." : "";
-  m->params = g_new (gfloat, param_count (&m->cfg));
+  m->params = g_new0 (gfloat, param_count (&m->cfg));
   ld.next = m->params;
   H = m->cfg.hidden;
   NI = m->cfg.intermediate;
@@ -809,9 +986,88 @@ etp_bert_free (EtpBert * m)
 {
   if (m == NULL)
     return;
+  if (m->profile) {
+    gint64 total = 0;
+    guint k;
+    for (k = 0; k < PROF_N; k++)
+      total += m->prof_us[k];
+    for (k = 0; k < PROF_N; k++)
+      g_printerr ("etp-bert profile: %-10s %8.3f s (%4.1f%%)\n", prof_names[k],
+          m->prof_us[k] / 1e6, 100.0 * m->prof_us[k] / MAX (total, 1));
+  }
+  if (m->be) {
+    etp_backend_free_mem (m->be, m->dparams);
+    etp_backend_free (m->be);
+  }
   g_free (m->params);
   g_free (m->layer);
   g_free (m);
+}
+
+gboolean
+etp_bert_set_device (EtpBert * m, EtpDeviceKind kind, GError ** error)
+{
+#if defined(ETP_CUDA_BACKEND)
+  GError *err = NULL;
+  EtpBackend *be;
+  gfloat *dp;
+  gsize bytes = param_count (&m->cfg) * sizeof (gfloat);
+
+  if (kind == ETP_DEVICE_CPU)
+    goto cpu;
+  if (m->be)
+    return TRUE;
+  be = etp_backend_new (ETP_DEVICE_CUDA, 0, &err);
+  if (be == NULL) {
+    if (kind == ETP_DEVICE_AUTO) {
+      g_clear_error (&err);
+      goto cpu;
+    }
+    g_propagate_prefixed_error (error, err, "BERT on device=cuda: ");
+    return FALSE;
+  }
+  dp = etp_backend_alloc (be, bytes, &err);
+  if (dp == NULL) {
+    etp_backend_free (be);
+    if (kind == ETP_DEVICE_AUTO) {
+      g_clear_error (&err);
+      goto cpu;
+    }
+    g_propagate_prefixed_error (error, err, "BERT weights on the GPU: ");
+    return FALSE;
+  }
+  etp_backend_upload (be, dp, m->params, bytes);
+  etp_backend_sync (be);
+  if (!etp_backend_check (be, error)) {
+    etp_backend_free_mem (be, dp);
+    etp_backend_free (be);
+    return FALSE;
+  }
+  m->be = be;
+  m->dparams = dp;
+  return TRUE;
+cpu:
+  if (m->be) {
+    etp_backend_free_mem (m->be, m->dparams);
+    etp_backend_free (m->be);
+    m->be = NULL;
+    m->dparams = NULL;
+  }
+  return TRUE;
+#else
+  if (kind == ETP_DEVICE_CUDA) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_DEVICE,
+        "BERT on device=cuda: this build has no CUDA backend");
+    return FALSE;
+  }
+  return TRUE;
+#endif
+}
+
+const gchar *
+etp_bert_device_name (const EtpBert * m)
+{
+  return m->be ? etp_backend_name (m->be) : "cpu";
 }
 
 const EtpBertConfig *

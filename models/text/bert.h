@@ -17,6 +17,8 @@
 
 #include <glib.h>
 
+#include "engine/engine.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -51,6 +53,16 @@ const EtpBertConfig *etp_bert_get_config (const EtpBert * bert);
 gboolean etp_bert_has_pooler (const EtpBert * bert);
 /* Threads for the non-GEMM loops (default 2; 1 = serial). */
 void etp_bert_set_threads (EtpBert * bert, guint n_threads);
+
+/* Where the forward runs. ETP_DEVICE_CPU (the default) is the code of this
+ * file; ETP_DEVICE_CUDA uploads the weights once and runs the same steps
+ * with the CUDA backend's kernels (models/cuda/cuda_bert.h; cuBLAS GEMMs);
+ * ETP_DEVICE_AUTO takes CUDA when the build has it and a GPU is present,
+ * else the CPU. Fails (ETP_ERROR_DEVICE) when CUDA is asked for and absent. */
+gboolean etp_bert_set_device (EtpBert * bert, EtpDeviceKind kind,
+    GError ** error);
+/* "cpu" or the CUDA backend's name. */
+const gchar *etp_bert_device_name (const EtpBert * bert);
 
 /* Padded batch: @ids, @mask are B x T (row-major; mask 1 = token, 0 = pad).
  * Any output may be NULL: @hidden B x T x H (last hidden state, every

@@ -118,6 +118,10 @@ etp_text_model_open (const gchar * path, const EtpTextModelOptions * opts,
       goto fail;
     }
     etp_bert_set_threads (m->bert, m->opts.n_threads);
+    if (!etp_bert_set_device (m->bert, opts->device, error)) {
+      g_free (weights);
+      goto fail;
+    }
     if (etp_tokenizer_get_vocab_size (m->tok) >
         etp_bert_get_config (m->bert)->vocab_size) {
       g_set_error (error, ETP_ERROR, ETP_ERROR_MISMATCH,
@@ -163,6 +167,12 @@ etp_text_model_open (const gchar * path, const EtpTextModelOptions * opts,
       g_set_error (error, ETP_ERROR, ETP_ERROR_INVALID,
           "pooling=%s is for BERT; word vectors take mean or sif",
           etp_text_pooling_to_string (m->pooling));
+      goto fail;
+    }
+    if (opts->device == ETP_DEVICE_CUDA) {
+      g_set_error (error, ETP_ERROR, ETP_ERROR_DEVICE,
+          "device=cuda: word vectors (%s) are looked up on the CPU only; use "
+          "device=auto or cpu", path);
       goto fail;
     }
     m->lowercase = TRUE;
@@ -225,6 +235,12 @@ gboolean
 etp_text_model_get_lowercase (const EtpTextModel * m)
 {
   return m->lowercase;
+}
+
+const gchar *
+etp_text_model_device_name (const EtpTextModel * m)
+{
+  return m->bert ? etp_bert_device_name (m->bert) : "cpu";
 }
 
 const gchar *

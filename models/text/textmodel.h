@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "engine/engine.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -31,6 +33,9 @@ typedef struct {
   gboolean normalize_reports;
   const gchar *lexicon;         /* NULL = default */
   guint n_threads;              /* 0 = 2 */
+  EtpDeviceKind device;         /* BERT: auto (CUDA if present, else CPU),
+                                 * cpu, cuda (error without a GPU); word
+                                 * vectors always run on the CPU */
 } EtpTextModelOptions;
 
 typedef struct _EtpTextModel EtpTextModel;
@@ -48,6 +53,9 @@ gboolean etp_text_model_get_lowercase (const EtpTextModel * m);
 /* A string naming the model file(s) (path, size, mtime) and every option
  * that changes the output: the key prefix of the feature cache. */
 const gchar *etp_text_model_identity (const EtpTextModel * m);
+
+/* "cpu" or the GPU's name. */
+const gchar *etp_text_model_device_name (const EtpTextModel * m);
 
 /* The text actually encoded (after the report normaliser, if enabled). */
 gchar *etp_text_model_prepare (const EtpTextModel * m, const gchar * text);

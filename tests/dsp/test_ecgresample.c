@@ -179,6 +179,10 @@ GST_START_TEST (test_stream_polyphase_chunked)
     pos += chunks[i];
   }
   fail_unless_equals_int (pos, n);
+  /* the polyphase look-ahead (half_len / up = 50 input samples) is latency */
+  gst_harness_set_upstream_latency (h, 0);
+  fail_unless_equals_uint64 (gst_harness_query_latency (h),
+      gst_util_uint64_scale (50, GST_SECOND, 500));
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
   while ((out = gst_harness_try_pull (h))) {
     GstMapInfo map;
@@ -305,6 +309,45 @@ GST_START_TEST (test_live_record_chunks)
 }
 GST_END_TEST;
 
+/* mode=polyphase on a record: one-shot resample_poly of that record;
+ * zero-phase=false on a record: one causal pass from the record's start. */
+GST_START_TEST (test_record_polyphase_and_causal)
+{
+  const gsize n = 1000;
+  const guint ch = 3;
+  gfloat *x = make_signal (n, ch, 7), *f = g_new (gfloat, n * ch);
+  gfloat *ref = g_new (gfloat, 200 * ch);
+  GstHarness *h = new_harness ("rate=100 mode=polyphase lowpass=30 "
+      "zero-phase=false", 500, ch);
+  EtpSos *sos = etp_sos_new ();
+  EtpSosStream *st;
+  GstBuffer *out;
+  GstMapInfo map;
+  guint i;
+
+  fail_unless (etp_sos_add_butter (sos, 4, 30, FALSE, 500, NULL));
+  st = etp_sos_stream_new (sos, ch);
+  etp_sos_stream_process (st, x, n, f);
+  fail_unless (etp_resample_poly (f, n, ch, 1, 5, ref, NULL));
+  for (i = 0; i < 2; i++) {     /* twice: no state leaks between records */
+    fail_unless_equals_int (gst_harness_push (h, make_buffer (x, n, ch,
+                TRUE)), GST_FLOW_OK);
+    out = gst_harness_pull (h);
+    fail_unless_equals_int (gst_buffer_get_size (out), 200 * ch * 4);
+    gst_buffer_map (out, &map, GST_MAP_READ);
+    assert_close ((const gfloat *) map.data, ref, 200 * ch, 0.0);
+    gst_buffer_unmap (out, &map);
+    gst_buffer_unref (out);
+  }
+  etp_sos_stream_free (st);
+  etp_sos_free (sos);
+  g_free (x);
+  g_free (f);
+  g_free (ref);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_caps_passthrough_and_downstream_rate)
 {
   gfloat x[40] = { 0 };
@@ -370,6 +413,7 @@ ecgresample_suite (void)
   tcase_add_test (tc, test_stream_polyphase_chunked);
   tcase_add_test (tc, test_stream_causal_filter_and_discont);
   tcase_add_test (tc, test_live_record_chunks);
+  tcase_add_test (tc, test_record_polyphase_and_causal);
   tcase_add_test (tc, test_caps_passthrough_and_downstream_rate);
   tcase_add_test (tc, test_bad_input);
   return s;

@@ -302,6 +302,42 @@ GST_START_TEST (test_live_record_chunks)
 }
 GST_END_TEST;
 
+/* A GAP event (live source lost data) also restarts the windows and is
+ * reported on the bus. */
+GST_START_TEST (test_gap_event)
+{
+  GstHarness *h = new_harness ("duration=1");
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  const GstStructure *st;
+  guint64 lost = 0;
+  GstBuffer *b;
+
+  gst_element_set_bus (h->element, bus);
+  gst_harness_push (h, ramp_buffer (150, 0, FALSE));
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 1);
+  fail_unless (gst_harness_push_event (h, gst_event_new_gap (2 * GST_SECOND,
+              GST_SECOND)));
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  fail_unless (msg != NULL);
+  st = gst_message_get_structure (msg);
+  fail_unless (gst_structure_has_name (st, "etp-window-gap"));
+  fail_unless (gst_structure_get_uint64 (st, "discarded-frames", &lost));
+  fail_unless_equals_uint64 (lost, 50);
+  gst_message_unref (msg);
+  gst_harness_push (h, ramp_buffer (100, 300, FALSE));
+  fail_unless_equals_int (gst_harness_buffers_in_queue (h), 2);
+  gst_buffer_unref (gst_harness_pull (h));
+  b = gst_harness_pull (h);
+  fail_unless_equals_float (first_sample (b, 0), 300.0f);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (b), 3 * GST_SECOND);
+  gst_buffer_unref (b);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_bad_input)
 {
   GstHarness *h = new_harness ("duration=1");
@@ -326,6 +362,7 @@ ecgwindow_suite (void)
   tcase_add_test (tc, test_normalize);
   tcase_add_test (tc, test_stream_overlap_and_gap);
   tcase_add_test (tc, test_live_record_chunks);
+  tcase_add_test (tc, test_gap_event);
   tcase_add_test (tc, test_bad_input);
   return s;
 }

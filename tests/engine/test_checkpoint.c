@@ -128,7 +128,7 @@ test_safetensors_bad_files (void)
 {
   gchar *path = g_build_filename (tmpdir, "bad.safetensors", NULL);
   GError *err = NULL;
-  guint8 buf[64];
+  guint8 buf[256];
   const gchar *hdr = "{\"x\":{\"dtype\":\"F32\",\"shape\":[4],"
       "\"data_offsets\":[0,16]}}";
   gsize hl = strlen (hdr);

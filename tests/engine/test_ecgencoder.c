@@ -195,6 +195,34 @@ GST_START_TEST (test_embeddings_match_pytorch)
 
 GST_END_TEST;
 
+/* precision=bf16: within 1e-2 of PyTorch's float32 features. */
+GST_START_TEST (test_bf16_features)
+{
+  Golden g;
+  GstHarness *h;
+
+  golden_load (&g);
+  h = make_harness ("output=features precision=bf16 batch-size=3", &g);
+  for (guint b = 0; b < g.B; b++)
+    fail_unless_equals_int (gst_harness_push (h, window_buffer (&g, b)),
+        GST_FLOW_OK);
+  for (guint b = 0; b < g.B; b++) {
+    GstBuffer *out = gst_harness_pull (h);
+    GstMapInfo map;
+    gdouble e;
+    gst_buffer_map (out, &map, GST_MAP_READ);
+    e = max_rel ((const gfloat *) map.data, g.features + (gsize) b * g.F,
+        g.F);
+    gst_buffer_unmap (out, &map);
+    fail_unless (e < 1e-2 && e > 0, "bf16 window %u: %g", b, e);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+  golden_clear (&g);
+}
+
+GST_END_TEST;
+
 /* A live feed: one window, batch of 8, nothing else arrives: the window is
  * encoded after max-latency (50 ms), not at EOS. */
 GST_START_TEST (test_max_latency_flushes)
@@ -379,6 +407,7 @@ ecgencoder_suite (void)
   tcase_add_test (tc, test_features_match_pytorch);
   tcase_add_test (tc, test_embeddings_match_pytorch);
   tcase_add_test (tc, test_max_latency_flushes);
+  tcase_add_test (tc, test_bf16_features);
   tcase_add_test (tc, test_rate_mismatch);
   tcase_add_test (tc, test_leads_mismatch);
   tcase_add_test (tc, test_length_mismatch);

@@ -21,7 +21,7 @@ typedef struct {
   const char *label;
   EtpBackend *be;
 } Dev;
-static Dev devs[3];
+static Dev devs[4];
 static int n_devs;
 
 /* ------------------------------------------------------------- helpers */
@@ -706,12 +706,19 @@ main (int argc, char **argv)
   devs[1].be = etp_backend_new (ETP_DEVICE_CPU, 1, &err);
   g_unsetenv ("ETP_CPU_ISA");
   g_assert_no_error (err);
-  n_devs = 2;
+  /* conv chunks of 40 columns: chunks that span samples, several chunks per
+   * thread, the pre-packed weight path */
+  g_setenv ("ETP_CPU_CONV_COLS", "40", TRUE);
+  devs[2].label = "cpu-small-chunks";
+  devs[2].be = etp_backend_new (ETP_DEVICE_CPU, 2, &err);
+  g_unsetenv ("ETP_CPU_CONV_COLS");
+  g_assert_no_error (err);
+  n_devs = 3;
   EtpBackend *cu = etp_backend_new (ETP_DEVICE_CUDA, 0, NULL);
   if (cu) {
-    devs[2].label = "cuda";
-    devs[2].be = cu;
-    n_devs = 3;
+    devs[n_devs].label = "cuda";
+    devs[n_devs].be = cu;
+    n_devs++;
   }
   for (int i = 0; i < n_devs; i++)
     g_test_message ("backend %s: %s", devs[i].label, etp_backend_name (devs[i].be));

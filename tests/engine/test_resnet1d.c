@@ -286,6 +286,50 @@ test_full_size_and_learning (void)
   etp_backend_free (be);
 }
 
+/* bfloat16 inference: the same features as float32 within 1e-2 relative
+ * (bf16 keeps 8 bits of mantissa; accumulation stays float32). */
+static void
+test_bf16_inference (void)
+{
+  gchar *mpath = golden_path ("model_a.safetensors");
+  gchar *gpath = golden_path ("golden_a.safetensors");
+  GError *err = NULL;
+  EtpBackend *be = cpu_backend ();
+  EtpResnet1d *m = etp_checkpoint_load (mpath, be, &err);
+  EtpSafetensors *gold = etp_safetensors_open (gpath, &err);
+  const EtpStTensor *xt = etp_safetensors_get (gold, "x");
+  gfloat *x = golden_f32 (gold, "x", NULL), *want, *got;
+  gsize n;
+  gdouble e;
+
+  g_assert_no_error (err);
+  g_assert_true (etp_resnet1d_set_precision (m, ETP_PRECISION_BF16, &err));
+  g_assert_cmpint (etp_resnet1d_get_precision (m), ==, ETP_PRECISION_BF16);
+  want = golden_f32 (gold, "eval.features", &n);
+  got = g_new (gfloat, n);
+  g_assert_true (etp_resnet1d_forward_eval (m, xt->shape[0], xt->shape[2], x,
+          got, NULL, &err));
+  g_assert_no_error (err);
+  e = rel_err ("bf16 eval.features", got, want, n);
+  g_test_message ("bf16 vs float64 PyTorch: %.3g (native bf16: %s)", e,
+      etp_backend_supports (be, ETP_FEATURE_BF16_NATIVE) ? "yes" : "no");
+  g_assert_cmpfloat (e, <, 1e-2);
+  g_assert_cmpfloat (e, >, 0);  /* really ran in bf16 */
+  /* back to float32 */
+  g_assert_true (etp_resnet1d_set_precision (m, ETP_PRECISION_FP32, &err));
+  g_assert_true (etp_resnet1d_forward_eval (m, xt->shape[0], xt->shape[2], x,
+          got, NULL, &err));
+  g_assert_cmpfloat (rel_err ("fp32 again", got, want, n), <, 1e-4);
+  g_free (want);
+  g_free (got);
+  g_free (x);
+  etp_safetensors_free (gold);
+  etp_resnet1d_free (m);
+  etp_backend_free (be);
+  g_free (mpath);
+  g_free (gpath);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -294,6 +338,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/resnet1d/golden/b-B2-L250-two-views", "b",
       run_case);
   g_test_add_func ("/resnet1d/batch-invariance", test_batch_invariance);
+  g_test_add_func ("/resnet1d/bf16-inference", test_bf16_inference);
   g_test_add_func ("/resnet1d/full-size-and-learning",
       test_full_size_and_learning);
   return g_test_run ();

@@ -15,6 +15,9 @@
 #include "etpcaps.h"
 #include "zeroshot.h"
 #include "eval/promptset.h"
+#ifdef ETP_EVAL_HAVE_TEXT
+#include "nets/safetensors.h"
+#endif
 
 #define DIM 8
 #define NCLS 3
@@ -380,6 +383,76 @@ GST_START_TEST (test_no_prompts_is_an_error)
 }
 GST_END_TEST;
 
+#ifdef ETP_EVAL_HAVE_TEXT
+/* classes + template through the tiny test BERT and a checkpoint's
+ * text_proj; the prompt embeddings in use are saved and have the checkpoint's
+ * dimension, the class names and its logit scale. */
+GST_START_TEST (test_text_model_prompts)
+{
+  const gchar *root = g_getenv ("ETP_SOURCE_ROOT");
+  gchar *bert = g_build_filename (root ? root : ETP_SOURCE_ROOT, "tests",
+      "text", "tinybert", NULL);
+  gchar *ckpt = tmp ("ckpt.safetensors"), *saved = tmp ("saved.safetensors");
+  const gint64 wshape[2] = { DIM, 16 };
+  gfloat w[DIM * 16], ls = (gfloat) log (30.0);
+  EtpSafetensorsWriter *sw = etp_safetensors_writer_new ();
+  gchar *desc;
+  GstElement *p;
+  GstAppSrc *src;
+  GstBus *bus;
+  GstMessage *msg;
+  EtpPromptEmbeddings *pe;
+  GError *err = NULL;
+  guint i;
+
+  for (i = 0; i < DIM * 16; i++)
+    w[i] = (gfloat) cos (0.21 * i);
+  etp_safetensors_writer_add_f32 (sw, "text_proj.weight", 2, wshape, w, ETP_ST_F32);
+  etp_safetensors_writer_add_f32 (sw, "logit_scale", 0, NULL, &ls, ETP_ST_F32);
+  fail_unless (etp_safetensors_writer_write (sw, ckpt, NULL));
+  etp_safetensors_writer_free (sw);
+
+  desc = g_strdup_printf ("appsrc name=src format=time caps=\"other/tensors,"
+      "format=static,num_tensors=1,types=float32,dimensions=%u:1:1:1,"
+      "framerate=0/1\" ! zeroshot text-model=\"%s\" checkpoint=\"%s\" "
+      "classes=\"atrial fibrillation,normal ECG\" save-prompt-embeddings=\"%s\" "
+      "silent=true post-messages=false ! fakesink", DIM, bert, ckpt, saved);
+  p = gst_parse_launch (desc, NULL);
+  fail_unless (p != NULL);
+  src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
+  bus = gst_element_get_bus (p);
+  fail_unless (gst_element_set_state (p, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  push_records (src, 2, 3, FALSE);
+  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (p, GST_STATE_NULL);
+
+  pe = etp_prompt_embeddings_load (saved, NULL, &err);
+  fail_unless (pe != NULL, "%s", err ? err->message : "");
+  fail_unless_equals_int (pe->n_classes, 2);
+  fail_unless_equals_int (pe->dim, DIM);
+  fail_unless_equals_string (pe->class_names[1], "normal ECG");
+  fail_unless (fabs (pe->logit_scale - 30.0) < 1e-3);
+  fail_unless (pe->text_model != NULL);
+  etp_prompt_embeddings_free (pe);
+
+  gst_object_unref (bus);
+  gst_object_unref (src);
+  gst_object_unref (p);
+  g_unlink (ckpt);
+  g_unlink (saved);
+  g_free (ckpt);
+  g_free (saved);
+  g_free (bert);
+  g_free (desc);
+}
+GST_END_TEST;
+#endif
+
 static void
 setup (void)
 {
@@ -409,6 +482,9 @@ zeroshot_suite (void)
   tcase_add_test (tc, test_text_pad);
   tcase_add_test (tc, test_dim_mismatch_is_an_error);
   tcase_add_test (tc, test_no_prompts_is_an_error);
+#ifdef ETP_EVAL_HAVE_TEXT
+  tcase_add_test (tc, test_text_model_prompts);
+#endif
   return s;
 }
 

@@ -177,6 +177,12 @@ test_real_metadata (void)
   g_assert_cmpfloat (r->age, ==, 81);
   g_assert_cmpint (r->sex, ==, 1);
   g_assert_cmpfloat (r->source_rate, ==, 1000);
+  /* the clinical comments become the report; n/a entries are left out */
+  g_assert_nonnull (r->report);
+  g_assert_true (g_str_has_prefix (r->report,
+          "Reason for admission: Myocardial infarction. "));
+  g_assert_null (strstr (r->report, "n/a"));
+  g_assert_nonnull (strstr (r->report, "Smoker: no"));
 
   g_autofree gchar *c = g_build_filename (data, "cinc", "chapman-ningbo",
       "JS20000.hea", NULL);
@@ -186,6 +192,7 @@ test_real_metadata (void)
   g_assert_cmpstr (rc->label_codes[0], ==, "284470004");
   g_assert_cmpfloat (rc->age, ==, 84);
   g_assert_cmpint (rc->sex, ==, 1);
+  g_assert_null (rc->report);   /* Rx/Hx/Sx: Unknown */
 
   g_autofree gchar *m = g_build_filename (data, "cpsc2018", "TrainingSet",
       "A1980.mat", NULL);
@@ -694,6 +701,30 @@ test_edf_roundtrip (void)
       g_assert_cmpfloat_with_epsilon (etp_record_sample (r, i, k),
           sin (0.01 * i * (src_of[k] + 1)), 1e-3);
 
+  /* BDF (24-bit) through the same reader */
+  g_autofree gchar *bp24 = g_build_filename (dir, "rec.bdf", NULL);
+  h = edfopen_file_writeonly (bp24, EDFLIB_FILETYPE_BDFPLUS, 1);
+  g_assert_cmpint (h, >=, 0);
+  edf_set_samplefrequency (h, 0, 250);
+  edf_set_physical_maximum (h, 0, 8.0);
+  edf_set_physical_minimum (h, 0, -8.0);
+  edf_set_digital_maximum (h, 0, 8388607);
+  edf_set_digital_minimum (h, 0, -8388608);
+  edf_set_label (h, 0, "ECG II");
+  edf_set_physical_dimension (h, 0, "mV");
+  for (int i = 0; i < 250; i++)
+    buf[i] = 3.0 * cos (0.05 * i);
+  g_assert_cmpint (edfwrite_physical_samples (h, buf), ==, 0);
+  edfclose_file (h);
+  g_autoptr (EtpRecord) rb = etp_edf_read (bp24, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (rb->n_leads, ==, 1);
+  g_assert_cmpuint (rb->n_samples, ==, 250);
+  g_assert_cmpstr (rb->lead_names[0], ==, "II");
+  for (int i = 0; i < 250; i++)
+    g_assert_cmpfloat_with_epsilon (rb->samples[i], 3.0 * cos (0.05 * i),
+        1e-5);
+
   /* not an EDF */
   write_text (dir, "bad.edf", "0       this is not an EDF header");
   g_autofree gchar *bp = g_build_filename (dir, "bad.edf", NULL);
@@ -942,6 +973,12 @@ test_split_files (void)
   g_autoptr (EtpRecord) ri = etp_dataset_read (ic, 0, &err);
   g_assert_no_error (err);
   g_assert_cmpuint (g_strv_length (ri->label_codes), >=, 1);
+  g_assert_cmpint (ri->fold, ==, -1);
+  /* the icbeb files have no strat_fold: folds= is an error, not 0 records */
+  g_assert_null (open_ds (cinc, "1-8", 500, ETP_LABEL_SET_NONE, icbeb, &err));
+  g_assert_error (err, ETP_ERROR, ETP_ERROR_INVALID);
+  g_assert_nonnull (strstr (err->message, "strat_fold"));
+  g_clear_error (&err);
 }
 
 static void
@@ -1066,6 +1103,105 @@ test_bad_dataset_tables (void)
   rm_rf (dir);
 }
 
+/* Random byte mutations of a valid header, signal file, MATLAB v4 file and
+ * CSV table: every result is either a record or an error, never a crash
+ * (run under ASan/UBSan in CI). Fixed seed, so failures reproduce. */
+static void
+mutate (gchar * buf, gsize len, GRand * r)
+{
+  guint n = 1 + g_rand_int_range (r, 0, 4);
+  const gchar pool[] = "0123456789 -+/()#:.x\n\t\"',abc";
+  for (guint k = 0; k < n && len > 0; k++) {
+    gsize at = (gsize) g_rand_int_range (r, 0, (gint32) len);
+    if (g_rand_boolean (r))
+      buf[at] = pool[g_rand_int_range (r, 0, sizeof pool - 1)];
+    else
+      buf[at] = (gchar) g_rand_int_range (r, 0, 256);
+  }
+}
+
+static void
+test_fuzz_mutations (void)
+{
+  g_autofree gchar *dir = make_tmpdir ();
+  GRand *r = g_rand_new_with_seed (20240601);
+  const gchar *hea = "f 3 500 20\nf.dat 212 200(3)/mV 12 0 5 -7 0 I\n"
+      "f.dat 212 200/mV 12 0 0 0 0 II\ng.mat 16+24 1000/mV 16 0 0 0 0 V1\n"
+      "# Age: 40\n# Sex: F\n# Dx: 1,2\n";
+  gint v[40];
+  for (guint i = 0; i < 40; i++)
+    v[i] = (gint) (i * 13 % 50) - 25;
+  GByteArray *dat = encode (212, v, 40);
+  gint16 mv[20];
+  for (guint i = 0; i < 20; i++)
+    mv[i] = (gint16) (i * 7);
+  g_autofree gchar *matp = g_build_filename (dir, "g.mat", NULL);
+  GError *err = NULL;
+  etp_matv4_write (matp, "val", 3, 1, 20, mv, &err);
+  g_assert_no_error (err);
+  gchar *mat = NULL;
+  gsize matlen = 0;
+  g_file_get_contents (matp, &mat, &matlen, NULL);
+  const gchar *csv = "a,b,\"c,d\"\n1,2,\"{'X': 1.0}\"\n3,4,\"['y']\"\n";
+  guint ok = 0, failed = 0;
+  g_autofree gchar *hp = g_build_filename (dir, "f.hea", NULL);
+
+  for (guint it = 0; it < 400; it++) {
+    gchar *h = g_strdup (hea);
+    gchar *d = g_memdup2 (dat->data, dat->len);
+    gchar *m = g_memdup2 (mat, matlen);
+    guint what = it % 3;
+    if (what == 0)
+      mutate (h, strlen (h), r);
+    else if (what == 1)
+      mutate (d, dat->len, r);
+    else
+      mutate (m, matlen, r);
+    write_bytes (dir, "f.hea", (guint8 *) h, strlen (h));
+    gsize dlen = g_rand_boolean (r) ? dat->len :
+        (gsize) g_rand_int_range (r, 0, (gint32) dat->len + 1);
+    write_bytes (dir, "f.dat", (guint8 *) d, dlen);
+    write_bytes (dir, "g.mat", (guint8 *) m, matlen);
+    EtpRecord *rec = etp_wfdb_read (hp, &err);
+    if (rec) {
+      g_assert_cmpuint (rec->n_leads, >=, 1);
+      ok++;
+      etp_record_free (rec);
+    } else {
+      g_assert_nonnull (err);
+      g_assert_true (err->domain == ETP_ERROR);
+      g_clear_error (&err);
+      failed++;
+    }
+    g_free (h);
+    g_free (d);
+    g_free (m);
+
+    gchar *c = g_strdup (csv);
+    mutate (c, strlen (c), r);
+    EtpCsv *t = etp_csv_parse ("fuzz.csv", c, strlen (c), &err);
+    if (t) {
+      for (guint row = 0; row < t->n_rows; row++) {
+        gdouble *vals = NULL;
+        gchar **keys = etp_parse_py_dict (t->rows[row][t->n_cols - 1], &vals);
+        g_strfreev (keys);
+        g_free (vals);
+        g_strfreev (etp_parse_py_list (t->rows[row][t->n_cols - 1]));
+      }
+      etp_csv_free (t);
+    } else
+      g_clear_error (&err);
+    g_free (c);
+  }
+  g_test_message ("fuzz: %u records read, %u refused", ok, failed);
+  g_assert_cmpuint (ok, >, 0);
+  g_assert_cmpuint (failed, >, 0);
+  g_free (mat);
+  g_byte_array_unref (dat);
+  g_rand_free (r);
+  rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1083,5 +1219,6 @@ main (int argc, char **argv)
   g_test_add_func ("/io/split-files", test_split_files);
   g_test_add_func ("/io/other-datasets", test_other_datasets);
   g_test_add_func ("/io/bad-dataset-tables", test_bad_dataset_tables);
+  g_test_add_func ("/io/fuzz-mutations", test_fuzz_mutations);
   return g_test_run ();
 }

@@ -376,10 +376,74 @@ test_no_prefix (void)
   g_free (dir);
 }
 
+/* device=cuda: the same golden numbers on the GPU; skipped without one
+ * (device=cuda is then an ETP_ERROR_DEVICE error and auto falls back). */
+static void
+test_cuda (void)
+{
+  gchar *dir = src ("tinybert");
+  GError *err = NULL;
+  EtpBert *m = etp_bert_new_from_dir (dir, &err);
+  Golden g;
+  gfloat *hidden, *cls, *mean, *pooler;
+
+  g_assert_no_error (err);
+  g_assert_true (etp_bert_set_device (m, ETP_DEVICE_AUTO, &err));
+  g_assert_no_error (err);
+  if (!etp_bert_set_device (m, ETP_DEVICE_CUDA, &err)) {
+    g_assert_error (err, ETP_ERROR, ETP_ERROR_DEVICE);
+    g_assert_cmpstr (etp_bert_device_name (m), ==, "cpu");
+    g_clear_error (&err);
+    etp_bert_free (m);
+    g_free (dir);
+    g_test_skip ("no CUDA GPU");
+    return;
+  }
+  golden_load (&g);
+  hidden = g_new (gfloat, g.B * g.T * g.H);
+  cls = g_new (gfloat, g.B * g.H);
+  mean = g_new (gfloat, g.B * g.H);
+  pooler = g_new (gfloat, g.B * g.H);
+  g_assert_true (etp_bert_forward_padded (m, g.ids, g.mask, g.B, g.T, hidden,
+          cls, mean, pooler, &err));
+  g_assert_no_error (err);
+  assert_close (hidden, g.blob, (gsize) g.B * g.T * g.H, "cuda hidden");
+  assert_close (cls, g.blob + g.B * g.T * g.H, g.B * g.H, "cuda cls");
+  assert_close (mean, g.blob + g.B * g.T * g.H + g.B * g.H, g.B * g.H,
+      "cuda mean");
+  assert_close (pooler, g.blob + g.B * g.T * g.H + 2 * g.B * g.H, g.B * g.H,
+      "cuda pooler");
+  {
+    guint lens[16], n = 0, b, t;
+    gint32 *packed = g_new (gint32, g.B * g.T);
+    for (b = 0; b < g.B; b++) {
+      lens[b] = 0;
+      for (t = 0; t < g.T; t++)
+        if (g.mask[b * g.T + t]) {
+          packed[n++] = g.ids[b * g.T + t];
+          lens[b]++;
+        }
+    }
+    g_assert_true (etp_bert_forward_packed (m, packed, lens, g.B,
+            ETP_BERT_POOL_MEAN, mean, &err));
+    assert_close (mean, g.blob + g.B * g.T * g.H + g.B * g.H, g.B * g.H,
+        "cuda packed mean");
+    g_free (packed);
+  }
+  g_free (hidden);
+  g_free (cls);
+  g_free (mean);
+  g_free (pooler);
+  golden_clear (&g);
+  etp_bert_free (m);
+  g_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/text/bert/cuda", test_cuda);
   g_test_add_func ("/text/bert/padded-vs-torch", test_padded);
   g_test_add_func ("/text/bert/textmodel", test_textmodel);
   g_test_add_func ("/text/bert/bad-folders", test_bad_folders);

@@ -276,6 +276,55 @@ GST_START_TEST (test_unpaired_drop_ecg)
 
 GST_END_TEST;
 
+/* Epochs end when the meta's epoch field changes; the learning rate follows
+ * warm-up + cosine over steps-per-epoch x epochs. */
+GST_START_TEST (test_epochs_and_cosine_schedule)
+{
+  TrainRig *r;
+  TrainResult res;
+  const gdouble base = 1e-3;
+  const gdouble want[4] = { base, 0.75 * base, 0.25 * base, 0.0 };
+  guint e, i;
+
+  fill ();
+  r = small_rig (DIM);
+  g_object_set (r->train, "epochs", 2, "schedule", 1 /* cosine */ ,
+      "warmup-steps", 1, "steps-per-epoch", (guint64) 2,
+      "learning-rate", base, NULL);
+  rig_start (r);
+  for (e = 0; e < 2; e++) {
+    for (i = 0; i < 4; i++) {
+      gchar *id = g_strdup_printf ("rec-%u", i);
+      rig_push (r, r->ecg, r->text, (i % 2) ? win : win_long, LEN,
+          (i % 2) ? feat : feat2, DIM, id, 0, e);
+      g_free (id);
+    }
+  }
+  rig_end (r->ecg);
+  rig_end (r->text);
+  rig_wait (r, &res, 60);
+  fail_unless (res.error == NULL, "%s (%s)", res.error, res.error_debug);
+  fail_unless (res.eos && res.done);
+  fail_unless_equals_int (res.epochs->len, 2);
+  fail_unless_equals_int (res.steps->len, 4);
+  for (i = 0; i < 4; i++) {
+    const GstStructure *s = g_ptr_array_index (res.steps, i);
+    guint64 total = 0;
+    guint ep = 0;
+    fail_unless (fabs (sget_double (s, "learning-rate") - want[i]) < 1e-9,
+        "step %u: lr %g, want %g", i + 1, sget_double (s, "learning-rate"),
+        want[i]);
+    fail_unless (gst_structure_get_uint64 (s, "total-steps", &total));
+    fail_unless_equals_int ((gint) total, 4);
+    fail_unless (gst_structure_get_uint (s, "epoch", &ep));
+    fail_unless_equals_int (ep, i / 2 + 1);
+  }
+  train_result_clear (&res);
+  rig_free (r);
+}
+
+GST_END_TEST;
+
 static Suite *
 etptrain_pairing_suite (void)
 {
@@ -292,6 +341,7 @@ etptrain_pairing_suite (void)
   tcase_add_test (tc, test_missing_meta);
   tcase_add_test (tc, test_one_step_tiny);
   tcase_add_test (tc, test_unpaired_drop_ecg);
+  tcase_add_test (tc, test_epochs_and_cosine_schedule);
   return s;
 }
 

@@ -30,7 +30,7 @@ typedef struct
   gboolean done;                /* event=done seen */
 } TrainResult;
 
-static GstAppSrc *
+G_GNUC_UNUSED static GstAppSrc *
 rig_src (TrainRig * r, const gchar * name, GstCaps * caps,
     const gchar * sink_pad)
 {
@@ -46,7 +46,7 @@ rig_src (TrainRig * r, const gchar * name, GstCaps * caps,
   return GST_APP_SRC (src);
 }
 
-static GstCaps *
+G_GNUC_UNUSED static GstCaps *
 rig_ecg_caps (guint leads, guint rate)
 {
   return gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "F32LE",
@@ -56,7 +56,7 @@ rig_ecg_caps (guint leads, guint rate)
 
 /* A pipeline: appsrc ! etptrain.ecg, appsrc ! etptrain.text (+ the optional
  * pads), etptrain ! fakesink. */
-static TrainRig *
+G_GNUC_UNUSED static TrainRig *
 rig_new (guint leads, guint rate, guint text_dim, gboolean view2,
     gboolean val)
 {
@@ -85,7 +85,7 @@ rig_new (guint leads, guint rate, guint text_dim, gboolean view2,
   return r;
 }
 
-static void
+G_GNUC_UNUSED static void
 rig_free (TrainRig * r)
 {
   gst_element_set_state (r->pipe, GST_STATE_NULL);
@@ -93,14 +93,14 @@ rig_free (TrainRig * r)
   g_free (r);
 }
 
-static void
+G_GNUC_UNUSED static void
 rig_start (TrainRig * r)
 {
   fail_unless (gst_element_set_state (r->pipe, GST_STATE_PLAYING)
       != GST_STATE_CHANGE_FAILURE);
 }
 
-static GstBuffer *
+G_GNUC_UNUSED static GstBuffer *
 meta_buffer (gconstpointer data, gsize size, const gchar * record,
     guint window, guint epoch, const gchar * report)
 {
@@ -117,7 +117,7 @@ meta_buffer (gconstpointer data, gsize size, const gchar * record,
 
 /* Pushes one window: ECG (interleaved, length x leads) on @ecg, its text
  * vector on @text (either may be NULL to skip). */
-static void
+G_GNUC_UNUSED static void
 rig_push (TrainRig * r, GstAppSrc * ecg, GstAppSrc * text,
     const gfloat * samples, guint length, const gfloat * feat, guint dim,
     const gchar * record, guint window, guint epoch)
@@ -141,14 +141,14 @@ rig_push (TrainRig * r, GstAppSrc * ecg, GstAppSrc * text,
     r->pts += gst_util_uint64_scale (length, GST_SECOND, r->rate);
 }
 
-static void
+G_GNUC_UNUSED static void
 rig_end (GstAppSrc * src)
 {
   if (src)
     fail_unless_equals_int (gst_app_src_end_of_stream (src), GST_FLOW_OK);
 }
 
-static void
+G_GNUC_UNUSED static void
 train_result_clear (TrainResult * res)
 {
   if (res->steps)
@@ -161,7 +161,7 @@ train_result_clear (TrainResult * res)
 }
 
 /* Runs the bus until EOS or an error (at most @timeout_s seconds). */
-static void
+G_GNUC_UNUSED static void
 rig_wait (TrainRig * r, TrainResult * res, guint timeout_s)
 {
   GstBus *bus = gst_element_get_bus (r->pipe);
@@ -210,7 +210,7 @@ rig_wait (TrainRig * r, TrainResult * res, guint timeout_s)
   gst_object_unref (bus);
 }
 
-static gdouble
+G_GNUC_UNUSED static gdouble
 sget_double (const GstStructure * s, const gchar * field)
 {
   gdouble v = NAN;

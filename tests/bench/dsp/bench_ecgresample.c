@@ -134,7 +134,8 @@ time_stream (const gfloat * x, gint C, gsize M, gsize chunk, gint rate_in,
 int
 main (int argc, char **argv)
 {
-  gint R, C, N, rate_in, rate_out, reps = 3, i;
+  gint R, C, N, rate_in, rate_out, reps, i;
+  const gchar *reps_env = g_getenv ("ETP_BENCH_REPS");
   gsize M, chunk, ob_fft = 0, ob_poly = 0, ob_stream = 0;
   gfloat *rec, *stream;
   double t_fft = 1e30, t_poly = 1e30, t_stream = 1e30;
@@ -152,6 +153,7 @@ main (int argc, char **argv)
   rate_out = atoi (argv[6]);
   M = (gsize) g_ascii_strtoull (argv[8], NULL, 10);
   chunk = (gsize) g_ascii_strtoull (argv[9], NULL, 10);
+  reps = reps_env ? MAX (atoi (reps_env), 1) : 3;
   rec = read_all (argv[1], (gsize) R * C * N);
   stream = read_all (argv[7], M * C);
 

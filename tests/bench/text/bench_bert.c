@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef BENCH_TORCH_SCRIPT
 #define BENCH_TORCH_SCRIPT "bench_bert_torch.py"
@@ -161,6 +162,16 @@ now (void)
   return g_get_monotonic_time () / 1e6;
 }
 
+/* CPU seconds of the whole process (all threads): on a shared, loaded
+ * machine the CPU time per text is a fairer comparison than wall time. */
+static gdouble
+cpu_now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -174,7 +185,8 @@ main (int argc, char **argv)
   GArray *batches = g_array_new (FALSE, TRUE, sizeof (Batch));
   GPtrArray *reports;
   gdouble t_fixed = 0, t_rep_pad = 0, t_rep_packed = 0;
-  gdouble torch_t[64] = { 0 };
+  gdouble c_fixed = 0, c_rep_pad = 0, c_rep_packed = 0;
+  gdouble torch_t[64] = { 0 }, torch_c[64] = { 0 };
   guint n_rep_texts = 0, rep_tokens = 0, rep_padded_tokens = 0;
   gfloat *c_cls;
   gsize cls_total = 0;
@@ -258,14 +270,17 @@ main (int argc, char **argv)
     gsize off = 0;
     for (i = 0; i < batches->len; i++) {
       Batch *b = &g_array_index (batches, Batch, i);
-      gdouble t0 = now ();
+      gdouble t0 = now (), c0 = cpu_now ();
       if (!etp_bert_forward_padded (bert, b->ids, b->mask, b->B, b->T, NULL,
               c_cls + off, NULL, NULL, &err))
         g_error ("%s", err->message);
-      if (i == 0)
+      if (i == 0) {
         t_fixed += now () - t0;
-      else
+        c_fixed += cpu_now () - c0;
+      } else {
         t_rep_pad += now () - t0;
+        c_rep_pad += cpu_now () - c0;
+      }
       off += (gsize) b->B * 768;
     }
     for (i = 1; i < batches->len; i++) {
@@ -273,15 +288,17 @@ main (int argc, char **argv)
       gint32 *packed = g_new (gint32, b->B * b->T);
       gfloat *out = g_new (gfloat, b->B * 768);
       guint n = 0, k, t;
-      gdouble t0;
+      gdouble t0, c0;
       for (k = 0; k < b->B; k++)
         for (t = 0; t < b->lens[k]; t++)
           packed[n++] = b->ids[k * b->T + t];
       t0 = now ();
+      c0 = cpu_now ();
       if (!etp_bert_forward_packed (bert, packed, b->lens, b->B,
               ETP_BERT_POOL_CLS, out, &err))
         g_error ("%s", err->message);
       t_rep_packed += now () - t0;
+      c_rep_packed += cpu_now () - c0;
       if (r == 0) {
         /* packed vs padded outputs */
         gsize off2 = 0;
@@ -302,6 +319,9 @@ main (int argc, char **argv)
   t_fixed /= reps;
   t_rep_pad /= reps;
   t_rep_packed /= reps;
+  c_fixed /= reps;
+  c_rep_pad /= reps;
+  c_rep_packed /= reps;
 
   printf ("\nthreads %u (OpenBLAS + %u loop threads), %u reps\n", threads,
       threads, reps);
@@ -348,10 +368,12 @@ main (int argc, char **argv)
     lines = g_strsplit (stdout_s, "\n", -1);
     for (i = 0; lines[i]; i++) {
       gint tag;
-      gdouble s;
-      if (sscanf (lines[i], "torch %d %lf", &tag, &s) == 2 && tag >= 0
-          && tag < 64)
+      gdouble s, cs;
+      if (sscanf (lines[i], "torch %d %lf %lf", &tag, &s, &cs) == 3
+          && tag >= 0 && tag < 64) {
         torch_t[tag] = s;
+        torch_c[tag] = cs;
+      }
     }
     g_strfreev (lines);
     if (g_file_get_contents (torch_out, (gchar **) & t_cls, &len, NULL)
@@ -373,23 +395,28 @@ main (int argc, char **argv)
     g_free (torch_out);
   }
 
-  printf ("\n%-44s %10s %10s %8s\n", "case", "C texts/s", "torch", "ratio");
+  printf ("\n%-40s %9s %9s %7s | %10s %10s %7s\n", "case (texts/s)", "C wall",
+      "torch", "ratio", "C per CPU-s", "torch", "ratio");
   {
-    gdouble c = 32 / t_fixed, tt = torch_t[0] > 0 ? 32 / torch_t[0] : 0;
-    gdouble trep = 0;
-    printf ("%-44s %10.2f %10.2f %8.2f\n", "fixed 32x64, fp32", c, tt,
-        tt > 0 ? c / tt : 0);
-    for (i = 1; i < batches->len; i++)
+    gdouble trep = 0, crep = 0;
+#define ROW(name, n, tw, tc, pw, pc) do { \
+      gdouble a = (n) / (tw), b = (pw) > 0 ? (n) / (pw) : 0; \
+      gdouble ac = (n) / (tc), bc = (pc) > 0 ? (n) / (pc) : 0; \
+      printf ("%-40s %9.2f %9.2f %7.2f | %10.2f %10.2f %7.2f\n", name, a, b, \
+          b > 0 ? a / b : 0, ac, bc, bc > 0 ? ac / bc : 0); } while (0)
+    ROW ("fixed 32x64 tokens, fp32", 32.0, t_fixed, c_fixed, torch_t[0],
+        torch_c[0]);
+    for (i = 1; i < batches->len; i++) {
       trep += torch_t[i];
-    if (n_rep_texts) {
-      gdouble tr = trep > 0 ? n_rep_texts / trep : 0;
-      printf ("%-44s %10.2f %10.2f %8.2f\n", "PTB-XL reports, padded per batch",
-          n_rep_texts / t_rep_pad, tr, tr > 0 ? (n_rep_texts / t_rep_pad) / tr : 0);
-      printf ("%-44s %10.2f %10.2f %8.2f\n",
-          "PTB-XL reports, C padding-free vs torch padded",
-          n_rep_texts / t_rep_packed, tr,
-          tr > 0 ? (n_rep_texts / t_rep_packed) / tr : 0);
+      crep += torch_c[i];
     }
+    if (n_rep_texts) {
+      ROW ("reports, both padded per batch", (gdouble) n_rep_texts, t_rep_pad,
+          c_rep_pad, trep, crep);
+      ROW ("reports, C padding-free vs torch padded", (gdouble) n_rep_texts,
+          t_rep_packed, c_rep_packed, trep, crep);
+    }
+#undef ROW
   }
 
   for (i = 0; i < batches->len; i++) {

@@ -7,7 +7,7 @@ Loads MODEL_DIR/model.safetensors into the reference BERT module of
 tests/text/make_golden.py (same parameter names as transformers' BertModel),
 runs the padded batches of BATCHES.bin (int32: n_batches, then per batch B, T,
 ids[B*T], mask[B*T]) REPS times with torch.set_num_threads(THREADS) under
-torch.inference_mode(), prints one line per batch kind "torch <tag> <seconds>"
+torch.inference_mode(), prints one line per batch "torch <tag> <wall s> <process CPU s>"
 and writes the CLS vectors of the first rep to OUT.bin (float32).
 """
 import json
@@ -68,13 +68,15 @@ def main():
         for r in range(int(reps)):
             for tag, ids, mask in items:
                 t0 = time.perf_counter()
+                c0 = time.process_time()
                 h, _ = model.bert(ids, mask)
-                times[tag] = times.get(tag, 0.0) + time.perf_counter() - t0
+                w, c = times.get(tag, (0.0, 0.0))
+                times[tag] = (w + time.perf_counter() - t0, c + time.process_time() - c0)
                 if r == 0:
                     cls_out.append(h[:, 0].numpy().astype('<f4'))
     np.concatenate([c.reshape(-1) for c in cls_out]).tofile(out)
-    for tag, t in sorted(times.items()):
-        print('torch %d %.6f' % (tag, t / int(reps)))
+    for tag, (w, c) in sorted(times.items()):
+        print('torch %d %.6f %.6f' % (tag, w / int(reps), c / int(reps)))
 
 
 if __name__ == '__main__':
