@@ -393,9 +393,10 @@ set_caps (GstEcgEncoder * self, GstCaps * caps)
       return FALSE;
     }
     GST_INFO_OBJECT (self, "random encoder, seed %" G_GUINT64_FORMAT, seed);
-    if (!setup_model (self))
-      return FALSE;
   }
+  /* output / precision as set now (they may have changed in READY) */
+  if (!setup_model (self))
+    return FALSE;
   cfg = etp_resnet1d_get_config (self->model);
   if ((guint) channels != cfg->leads) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,

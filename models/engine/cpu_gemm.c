@@ -150,6 +150,61 @@ pack_a (gboolean ta, const float *A, int lda, int i0, int mc, int k0, int kc, fl
   }
 }
 
+/* Edge tiles: the first nr (<= 48) columns and mr (<= 8) rows of a panel
+ * pair, with only ceil(nr / 16) vectors of work and masked stores. */
+__attribute__ ((target ("avx512f,avx512vl,avx512bw,avx512dq,fma"), always_inline))
+static inline void
+kern_edge_body (int kc, const float *A, const float *B, float *C, int ldc, float alpha,
+                float beta, int mr, int nr, const int NV)
+{
+  __m512 acc[G_MR][3];
+#pragma GCC unroll 8
+  for (int r = 0; r < G_MR; r++)
+#pragma GCC unroll 3
+    for (int j = 0; j < NV; j++)
+      acc[r][j] = _mm512_setzero_ps ();
+  for (int k = 0; k < kc; k++) {
+    __m512 b[3];
+#pragma GCC unroll 3
+    for (int j = 0; j < NV; j++)
+      b[j] = _mm512_load_ps (B + 16 * j);
+#pragma GCC unroll 8
+    for (int r = 0; r < G_MR; r++) {
+      __m512 a = _mm512_set1_ps (A[r]);
+#pragma GCC unroll 3
+      for (int j = 0; j < NV; j++)
+        acc[r][j] = _mm512_fmadd_ps (a, b[j], acc[r][j]);
+    }
+    A += G_MR;
+    B += G_NR;
+  }
+  const __m512 va = _mm512_set1_ps (alpha), vb = _mm512_set1_ps (beta);
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 3
+    for (int j = 0; j < NV; j++) {
+      int left = nr - 16 * j;
+      __mmask16 m = left >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << left) - 1);
+      float *p = C + (size_t) r * ldc + 16 * j;
+      __m512 v = _mm512_mul_ps (acc[r][j], va);
+      if (beta != 0.f)
+        v = _mm512_fmadd_ps (vb, _mm512_maskz_loadu_ps (m, p), v);
+      _mm512_mask_storeu_ps (p, m, v);
+    }
+}
+
+__attribute__ ((target ("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+static void
+kern_edge (int kc, const float *A, const float *B, float *C, int ldc, float alpha, float beta,
+           int mr, int nr)
+{
+  if (nr <= 16)
+    kern_edge_body (kc, A, B, C, ldc, alpha, beta, mr, nr, 1);
+  else if (nr <= 32)
+    kern_edge_body (kc, A, B, C, ldc, alpha, beta, mr, nr, 2);
+  else
+    kern_edge_body (kc, A, B, C, ldc, alpha, beta, mr, nr, 3);
+}
+
 /* one full transposed panel: dst[k][c] = src[c * ldb + k], c < 48, in
  * 8 x 8 register transposes */
 __attribute__ ((target ("avx2,fma")))
@@ -229,7 +284,7 @@ own_sgemm_impl (gboolean ta, gboolean tb, int M, int N, int K, float alpha, cons
   if (!buf)
     return FALSE;
   size_t m8 = (size_t) (M + G_MR - 1) / G_MR * G_MR;
-  float *Ap = buf, *Bp = buf + G_MC * G_KC, *Ct = Bp + G_KC * G_NC;
+  float *Ap = buf, *Bp = buf + G_MC * G_KC;
   for (int jc = 0; jc < N; jc += G_NC) {
     int nc = MIN (G_NC, N - jc);
     for (int pc = 0; pc < K; pc += G_KC) {
@@ -256,12 +311,7 @@ own_sgemm_impl (gboolean ta, gboolean tb, int M, int N, int K, float alpha, cons
             if (mr == G_MR && nr == G_NR) {
               kern_8x48 (kc, ap, bp, c, ldc, alpha, b);
             } else {
-              kern_8x48 (kc, ap, bp, Ct, G_NR, alpha, 0.f);
-              for (int r = 0; r < mr; r++)
-                for (int j = 0; j < nr; j++) {
-                  float *d = c + (size_t) r * ldc + j;
-                  *d = Ct[r * G_NR + j] + (b != 0.f ? b * *d : 0.f);
-                }
+              kern_edge (kc, ap, bp, c, ldc, alpha, b, mr, nr);
             }
           }
         }

@@ -147,8 +147,9 @@ run_case (gconstpointer data)
     got = g_new (gfloat, MAX (n, 1));
     etp_resnet1d_read_tensor (m, i, ETP_SLOT_GRAD, got);
     e = rel_err (gn, got, want, n);
-    /* the gradients are reductions over the whole batch and length */
-    if (e >= 1e-3)
+    /* the gradients are reductions over the whole batch and length (the
+     * issue allows 1e-3 there); measured: < 3e-6 */
+    if (e >= 1e-4)
       g_error ("%s: relative error %.3g", gn, e);
     g_free (gn);
     g_free (want);

@@ -49,6 +49,19 @@ GST_START_TEST (test_ptbxl_records)
     GST_INFO ("no shared data: skipped");
     return;
   }
+  {
+    const gchar *need[] = { "ecgsrc", "ecgwindow", "ecgencoder", NULL };
+    for (i = 0; need[i]; i++) {
+      GstElementFactory *f = gst_element_factory_find (need[i]);
+      if (f == NULL) {
+        GST_INFO ("element %s not built: skipped", need[i]);
+        g_free (data);
+        g_free (split);
+        return;
+      }
+      gst_object_unref (f);
+    }
+  }
   dir = g_dir_make_tmp ("etp-evrec-XXXXXX", NULL);
   pe_path = g_build_filename (dir, "prompts.safetensors", NULL);
   lp_json = g_build_filename (dir, "lp.json", NULL);
@@ -77,8 +90,11 @@ GST_START_TEST (test_ptbxl_records)
       "max-size-time=0 ! lp.test  t. ! queue ! zeroshot prompt-embeddings=\"%s\" "
       "post-messages=false silent=true report=\"%s\" scores=\"%s\" ! fakesink",
       lp_json, data, split, data, split, pe_path, zs_json, csv);
-  p = gst_parse_launch (desc, NULL);
-  fail_unless (p != NULL);
+  {
+    GError *err = NULL;
+    p = gst_parse_launch (desc, &err);
+    fail_unless (p != NULL && err == NULL, "%s", err ? err->message : "");
+  }
   bus = gst_element_get_bus (p);
   fail_unless (gst_element_set_state (p, GST_STATE_PLAYING) !=
       GST_STATE_CHANGE_FAILURE);

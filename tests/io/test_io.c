@@ -1125,12 +1125,18 @@ test_fuzz_mutations (void)
 {
   g_autofree gchar *dir = make_tmpdir ();
   GRand *r = g_rand_new_with_seed (20240601);
-  const gchar *hea = "f 3 500 20\nf.dat 212 200(3)/mV 12 0 5 -7 0 I\n"
-      "f.dat 212 200/mV 12 0 0 0 0 II\ng.mat 16+24 1000/mV 16 0 0 0 0 V1\n"
-      "# Age: 40\n# Sex: F\n# Dx: 1,2\n";
-  gint v[40];
-  for (guint i = 0; i < 40; i++)
+  gint v[40], s0 = 0, s1 = 0;
+  for (guint i = 0; i < 40; i++) {
     v[i] = (gint) (i * 13 % 50) - 25;
+    if (i % 2)
+      s1 += v[i];
+    else
+      s0 += v[i];
+  }
+  g_autofree gchar *hea = g_strdup_printf ("f 3 500 20\n"
+      "f.dat 212 200(3)/mV 12 0 5 %d 0 I\n"
+      "f.dat 212 200/mV 12 0 0 %d 0 II\ng.mat 16+24 1000/mV 16 0 0 1330 0 V1\n"
+      "# Age: 40\n# Sex: F\n# Dx: 1,2\n", s0, s1);
   GByteArray *dat = encode (212, v, 40);
   gint16 mv[20];
   for (guint i = 0; i < 20; i++)

@@ -325,6 +325,59 @@ GST_START_TEST (test_epochs_and_cosine_schedule)
 
 GST_END_TEST;
 
+/* Validation: distinct reports are counted by their features, the baselines
+ * follow from the report distribution, and with fewer than 5 distinct
+ * reports every ECG's own report is in its top 5. */
+GST_START_TEST (test_validation_counts)
+{
+  TrainRig *r;
+  TrainResult res;
+  const GstStructure *s;
+  gfloat feats[4][DIM];
+  const guint which[6] = { 0, 0, 1, 2, 0, 3 };  /* A A B C A D */
+  guint i, k, n = 0, reports = 0;
+
+  fill ();
+  for (i = 0; i < 4; i++)
+    for (k = 0; k < DIM; k++)
+      feats[i][k] = (gfloat) ((i + 1) * (k + 1) % 7) / 7.0f;
+  r = rig_new (LEADS, RATE, DIM, FALSE, TRUE);
+  g_object_set (r->train, "batch-size", 2, "epochs", 1, "width", 2,
+      "embed-dim", 4, "device", 1, "threads", 1, NULL);
+  rig_start (r);
+  for (i = 0; i < 6; i++) {
+    gchar *id = g_strdup_printf ("val-%u", i);
+    rig_push (r, r->val_ecg, r->val_text, (i % 2) ? win : win_long, LEN,
+        feats[which[i]], DIM, id, 0, 0);
+    g_free (id);
+  }
+  rig_end (r->val_ecg);
+  rig_end (r->val_text);
+  rig_push (r, r->ecg, r->text, win, LEN, feat, DIM, "rec-A", 0, 0);
+  rig_push (r, r->ecg, r->text, win_long, LEN, feat2, DIM, "rec-B", 0, 0);
+  rig_end (r->ecg);
+  rig_end (r->text);
+  rig_wait (r, &res, 60);
+  fail_unless (res.error == NULL, "%s (%s)", res.error, res.error_debug);
+  fail_unless_equals_int (res.epochs->len, 1);
+  s = g_ptr_array_index (res.epochs, 0);
+  fail_unless (gst_structure_get_uint (s, "val-windows", &n));
+  fail_unless (gst_structure_get_uint (s, "val-reports", &reports));
+  fail_unless_equals_int (n, 6);
+  fail_unless_equals_int (reports, 4);
+  fail_unless (fabs (sget_double (s, "val-chance-top1") - 0.25) < 1e-12);
+  fail_unless (fabs (sget_double (s, "val-majority-top1") - 0.5) < 1e-12);
+  fail_unless (fabs (sget_double (s, "val-majority-top5") - 1.0) < 1e-12);
+  fail_unless (fabs (sget_double (s, "val-top5") - 1.0) < 1e-12);
+  fail_unless (sget_double (s, "val-top1") >= 0.0
+      && sget_double (s, "val-top1") <= 1.0);
+  fail_unless (isfinite (sget_double (s, "val-loss")));
+  train_result_clear (&res);
+  rig_free (r);
+}
+
+GST_END_TEST;
+
 static Suite *
 etptrain_pairing_suite (void)
 {
@@ -342,6 +395,7 @@ etptrain_pairing_suite (void)
   tcase_add_test (tc, test_one_step_tiny);
   tcase_add_test (tc, test_unpaired_drop_ecg);
   tcase_add_test (tc, test_epochs_and_cosine_schedule);
+  tcase_add_test (tc, test_validation_counts);
   return s;
 }
 

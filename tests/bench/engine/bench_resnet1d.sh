@@ -5,12 +5,14 @@
 #
 #   bash tests/bench/engine/bench_resnet1d.sh BUILD_DIR [THREADS] [ITERS]
 #
+# LENGTHS="1000" limits the lengths (default "1000 5000").
 # Extra: BF16=1 also runs gst-etp's bfloat16 inference (precision=bf16).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:?usage: $0 BUILD_DIR [THREADS] [ITERS]}"
 threads="${2:-2}"
 iters="${3:-5}"
+lengths="${LENGTHS:-1000 5000}"
 exe="$build/tests/bench/engine/bench_resnet1d"
 py=/usr/bin/python3
 [ -x "$exe" ] || { echo "build $exe first (meson -Dbenchmarks=true)"; exit 1; }
@@ -20,7 +22,7 @@ lscpu | sed -n 's/^Model name: *//p' | head -1 | sed 's/^/cpu: /'
 echo "threads $threads, batch 32, $iters timed iterations after 1 warm-up"
 results=()
 run() { local line; line=$("$@" | grep '^RESULT'); echo "$line"; results+=("$line"); }
-for L in 1000 5000; do
+for L in $lengths; do
   for mode in infer train; do
     run "$exe" --mode $mode -L $L -b 32 -t "$threads" -n "$iters"
     run $py "$here/bench_resnet1d_torch.py" --mode $mode -L $L -b 32 -t "$threads" -n "$iters"
@@ -32,7 +34,7 @@ done
 
 echo
 printf '%-6s %-6s %-14s %10s %9s %9s %8s\n' L mode impl ECG/s GFLOP/s RSS_MB "vs torch"
-for L in 1000 5000; do
+for L in $lengths; do
   for mode in infer train; do
     torch_rate=$(printf '%s\n' "${results[@]}" | grep "impl=pytorch mode=$mode L=$L " | sed 's/.*ecg_per_s=\([0-9.]*\).*/\1/')
     printf '%s\n' "${results[@]}" | grep "mode=$mode L=$L " | while read -r line; do
