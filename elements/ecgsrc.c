@@ -33,6 +33,7 @@ enum {
   PROP_REPORT,
   PROP_COMPOSE_REPORT,
   PROP_SPLIT_FILE,
+  PROP_REPORTS,
   PROP_SHUFFLE,
   PROP_SEED,
   PROP_NUM_EPOCHS,
@@ -180,6 +181,10 @@ gst_ecg_src_set_property (GObject * object, guint prop_id,
       g_free (self->split_file);
       self->split_file = g_value_dup_string (value);
       break;
+    case PROP_REPORTS:
+      g_free (self->reports);
+      self->reports = g_value_dup_string (value);
+      break;
     case PROP_SHUFFLE:
       self->shuffle = g_value_get_boolean (value);
       break;
@@ -248,6 +253,9 @@ gst_ecg_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_SPLIT_FILE:
       g_value_set_string (value, self->split_file);
       break;
+    case PROP_REPORTS:
+      g_value_set_string (value, self->reports);
+      break;
     case PROP_SHUFFLE:
       g_value_set_boolean (value, self->shuffle);
       break;
@@ -283,6 +291,7 @@ gst_ecg_src_finalize (GObject * object)
   g_free (self->location);
   g_free (self->folds);
   g_free (self->split_file);
+  g_free (self->reports);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -317,6 +326,7 @@ gst_ecg_src_start (GstBaseSrc * bsrc)
   gchar *location = g_strdup (self->location);
   gchar *folds = g_strdup (self->folds);
   gchar *split = g_strdup (self->split_file);
+  gchar *reports = g_strdup (self->reports);
   o.format = self->format;
   o.folds = folds;
   o.rate = self->rate;
@@ -326,6 +336,7 @@ gst_ecg_src_start (GstBaseSrc * bsrc)
   o.english_report = self->report == ETP_ECG_SRC_REPORT_ENGLISH;
   o.compose_report = self->compose_report;
   o.split_file = split;
+  o.reports_file = reports;
   o.skip_missing = self->missing == ETP_ECG_SRC_MISSING_SKIP;
   GST_OBJECT_UNLOCK (self);
 
@@ -336,11 +347,13 @@ gst_ecg_src_start (GstBaseSrc * bsrc)
     g_free (location);
     g_free (folds);
     g_free (split);
+    g_free (reports);
     return FALSE;
   }
   self->ds = etp_dataset_open (location, &o, &err);
   g_free (folds);
   g_free (split);
+  g_free (reports);
   if (!self->ds) {
     if (g_error_matches (err, ETP_ERROR, ETP_ERROR_MISSING))
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
@@ -719,6 +732,12 @@ gst_ecg_src_class_init (GstEcgSrcClass * klass)
           "or filename/ecg_path, strat_fold, multi-hot label columns) that "
           "selects the records and gives their labels and label set", NULL,
           rw));
+  g_object_class_install_property (gobject_class, PROP_REPORTS,
+      g_param_spec_string ("reports", "Reports file",
+          "Text file of \"record<TAB>report\" lines (record = record id, "
+          "e.g. A0001 or 00001_hr) giving report texts; they replace the "
+          "record's own (compose-report fills records still without one)",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_SHUFFLE,
       g_param_spec_boolean ("shuffle", "Shuffle",
           "Read records in a random order (reshuffled each epoch) instead "

@@ -38,6 +38,7 @@ struct _GstEcgSrc {
   EtpEcgSrcReport report;
   gboolean compose_report;
   gchar *split_file;
+  gchar *reports;
   gboolean shuffle;
   guint seed;
   guint num_epochs;

@@ -73,6 +73,7 @@ typedef struct
   gchar *optimizer_name, *schedule_name;
   /* from a resumed checkpoint */
   guint64 epochs_done, steps_done, steps_per_epoch;
+  gdouble best_val_loss;        /* +inf when none recorded */
 } EtpTrainModel;
 
 static void
@@ -110,6 +111,7 @@ etp_train_model_new (const EtpTrainModelConfig * cfg, GError ** error)
   tm->cfg = *cfg;
   tm->cfg.from_path = NULL;
   tm->logit_scale_index = -1;
+  tm->best_val_loss = INFINITY;
 
   etp_resnet1d_config_init (&rc);
   rc.leads = cfg->leads;
@@ -162,6 +164,12 @@ etp_train_model_new (const EtpTrainModelConfig * cfg, GError ** error)
       tm->epochs_done = meta_u64 (st, "train_epochs_done");
       tm->steps_done = meta_u64 (st, "train_steps_done");
       tm->steps_per_epoch = meta_u64 (st, "train_steps_per_epoch");
+      {
+        const gchar *b = etp_safetensors_get_metadata (st,
+            "train_best_val_loss");
+        if (b && *b)
+          tm->best_val_loss = g_ascii_strtod (b, NULL);
+      }
       if (tm->steps_done == 0)
         tm->steps_done = (guint64) MAX (etp_resnet1d_get_step (tm->net), 0);
     }
@@ -261,7 +269,7 @@ etp_train_model_embed (EtpTrainModel * tm, const gfloat * x,
 static gboolean
 etp_train_model_save (EtpTrainModel * tm, const gchar * path,
     guint epochs_done, guint64 steps_done, guint64 steps_per_epoch,
-    GError ** error)
+    gdouble best_val_loss, GError ** error)
 {
   EtpCheckpointSaveOptions opts;
   gchar *e = g_strdup_printf ("%u", epochs_done);
@@ -269,6 +277,7 @@ etp_train_model_save (EtpTrainModel * tm, const gchar * path,
   gchar *spe = g_strdup_printf ("%" G_GUINT64_FORMAT, steps_per_epoch);
   gchar *seed = g_strdup_printf ("%" G_GUINT64_FORMAT, tm->cfg.seed);
   gchar *temp = g_strdup_printf ("%.6g", etp_train_model_temperature (tm));
+  gchar best[G_ASCII_DTOSTR_BUF_SIZE] = "";
   const gchar *extra[] = {
     "trainer", "etptrain",
     "train_epochs_done", e,
@@ -279,10 +288,13 @@ etp_train_model_save (EtpTrainModel * tm, const gchar * path,
     "train_schedule", tm->schedule_name ? tm->schedule_name : "constant",
     "train_learn_temperature", tm->cfg.learn_temperature ? "true" : "false",
     "temperature", temp,
+    isfinite (best_val_loss) ? "train_best_val_loss" : NULL, best,
     NULL
   };
   gboolean ok;
 
+  if (isfinite (best_val_loss))
+    g_ascii_dtostr (best, sizeof best, best_val_loss);
   memset (&opts, 0, sizeof opts);
   opts.storage = ETP_ST_F32;
   opts.with_optimizer = TRUE;
@@ -348,6 +360,7 @@ enum
   PROP_THREADS,
   PROP_DROP_LAST,
   PROP_UNPAIRED,
+  PROP_BEST_CHECKPOINT,
   PROP_EPOCHS_DONE,
   PROP_STEPS_DONE,
 };
@@ -379,6 +392,7 @@ struct _GstEtpTrain
   guint width;
   guint text_dim_prop;
   gchar *checkpoint;
+  gchar *best_checkpoint;
   gchar *resume;
   gchar *init_checkpoint;
   guint64 seed;
@@ -421,6 +435,7 @@ struct _GstEtpTrain
   gdouble ecg_rate_ema;
 
   EtpTrainModel *model;
+  gdouble best_val_loss;
   gboolean failed;
   gboolean finished;
   gboolean resumed;
@@ -601,6 +616,7 @@ etp_train_reset (GstEtpTrain * self)
   self->t_epoch_start = self->t_last_step = 0;
   self->step_seconds_ema = 0.0;
   self->ecg_rate_ema = 0.0;
+  self->best_val_loss = INFINITY;
   self->failed = FALSE;
   self->finished = FALSE;
   self->resumed = FALSE;
@@ -758,6 +774,7 @@ etp_train_ensure_model (GstEtpTrain * self)
     if (self->steps_per_epoch == 0)
       self->steps_per_epoch = self->model->steps_per_epoch;
     self->resumed = TRUE;
+    self->best_val_loss = self->model->best_val_loss;
     GST_INFO_OBJECT (self, "resumed from %s: %u epochs, %" G_GUINT64_FORMAT
         " steps done", resume, self->epochs_done, self->steps_done);
     etp_train_post (self, gst_structure_new ("etp-train",
@@ -1076,20 +1093,21 @@ done:
 /* --------------------------------------------------------- epoch ending */
 
 static gboolean
-etp_train_write_checkpoint (GstEtpTrain * self)
+etp_train_write_checkpoint (GstEtpTrain * self, gboolean best)
 {
   GError *err = NULL;
   gchar *path;
 
   GST_OBJECT_LOCK (self);
-  path = g_strdup (self->checkpoint);
+  path = g_strdup (best ? self->best_checkpoint : self->checkpoint);
   GST_OBJECT_UNLOCK (self);
   if (path == NULL || *path == '\0') {
     g_free (path);
     return TRUE;
   }
   if (!etp_train_model_save (self->model, path, self->epochs_done,
-          self->steps_done, self->steps_per_epoch, &err)) {
+          self->steps_done, self->steps_per_epoch, self->best_val_loss,
+          &err)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
         ("Could not write checkpoint '%s'.", path),
         ("%s", err ? err->message : "unknown error"));
@@ -1112,6 +1130,7 @@ etp_train_end_epoch (GstEtpTrain * self)
   EtpValResult val;
   gdouble seconds, train_loss;
   GstStructure *s;
+  gboolean is_best = FALSE;
 
   if (self->b_n >= 2 && !self->drop_last) {
     if (!etp_train_do_step (self))
@@ -1142,7 +1161,13 @@ etp_train_end_epoch (GstEtpTrain * self)
   memset (&val, 0, sizeof val);
   if (self->val_n > 0 && !etp_train_validate (self, &val))
     return GST_FLOW_ERROR;
-  if (!etp_train_write_checkpoint (self))
+  is_best = self->val_n > 0 && isfinite (val.loss)
+      && val.loss < self->best_val_loss;
+  if (is_best)
+    self->best_val_loss = val.loss;
+  if (!etp_train_write_checkpoint (self, FALSE))
+    return GST_FLOW_ERROR;
+  if (is_best && !etp_train_write_checkpoint (self, TRUE))
     return GST_FLOW_ERROR;
 
   seconds = (g_get_monotonic_time () - self->t_epoch_start) / 1e6;
@@ -1177,6 +1202,11 @@ etp_train_end_epoch (GstEtpTrain * self)
   if (self->checkpoint && *self->checkpoint)
     gst_structure_set (s, "checkpoint", G_TYPE_STRING, self->checkpoint,
         NULL);
+  if (self->val_n > 0)
+    gst_structure_set (s, "best", G_TYPE_BOOLEAN, is_best, NULL);
+  if (is_best && self->best_checkpoint && *self->best_checkpoint)
+    gst_structure_set (s, "best-checkpoint", G_TYPE_STRING,
+        self->best_checkpoint, NULL);
   GST_INFO_OBJECT (self, "epoch %u done: %" GST_PTR_FORMAT,
       self->epochs_done, s);
   etp_train_post (self, s);
@@ -1919,6 +1949,10 @@ etp_train_set_property (GObject * object, guint prop_id,
       g_free (self->checkpoint);
       self->checkpoint = g_value_dup_string (value);
       break;
+    case PROP_BEST_CHECKPOINT:
+      g_free (self->best_checkpoint);
+      self->best_checkpoint = g_value_dup_string (value);
+      break;
     case PROP_RESUME:
       g_free (self->resume);
       self->resume = g_value_dup_string (value);
@@ -2006,6 +2040,9 @@ etp_train_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_CHECKPOINT:
       g_value_set_string (value, self->checkpoint);
       break;
+    case PROP_BEST_CHECKPOINT:
+      g_value_set_string (value, self->best_checkpoint);
+      break;
     case PROP_RESUME:
       g_value_set_string (value, self->resume);
       break;
@@ -2049,6 +2086,7 @@ etp_train_finalize (GObject * object)
   g_clear_pointer (&self->val_ecg, g_array_unref);
   g_clear_pointer (&self->val_text, g_array_unref);
   g_free (self->checkpoint);
+  g_free (self->best_checkpoint);
   g_free (self->resume);
   g_free (self->init_checkpoint);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -2147,6 +2185,11 @@ gst_etp_train_class_init (GstEtpTrainClass * klass)
           "safetensors file written at every epoch end (temporary file + "
           "rename) with the model, the optimiser state and the epoch/step "
           "counters; NULL: none", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_BEST_CHECKPOINT,
+      g_param_spec_string ("best-checkpoint", "Best checkpoint",
+          "safetensors file written (atomically, with the optimiser state) "
+          "at every epoch end whose validation loss is the lowest so far; "
+          "needs the validation pads; NULL: none", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_RESUME,
       g_param_spec_string ("resume", "Resume",
           "Checkpoint to continue from: weights, optimiser state and "

@@ -12,8 +12,9 @@
 # Options:
 #   --dataset ptbxl|cpsc2018|wfdb   (default ptbxl)
 #   --preset cpu|paper|FILE         (default cpu; presets/*.env)
-#   --out DIR              run folder: checkpoint.safetensors, pretrain.log,
-#                          pipeline.txt, settings.env
+#   --out DIR              run folder: checkpoint.safetensors (last epoch),
+#                          best.safetensors (lowest validation loss),
+#                          pretrain.log, pipeline.txt, settings.env
 #                          (default runs/pretrain-<dataset>-<preset>)
 #   --resume               continue from OUT/checkpoint.safetensors (weights,
 #                          Adam state, epoch/step counters) when it exists
@@ -328,6 +329,7 @@ function pct(x) { return sprintf("%.1f%%", 100 * x) }
   line = line sprintf(" | %s steps, %s windows, %.0f s", f("epoch-steps"), f("windows"), f("seconds"))
   if (f("unpaired") > 0) line = line sprintf(" | skipped %s ECG window(s) without a report", f("unpaired"))
   if (f("checkpoint") != "") line = line " | checkpoint written"
+  if (f("best-checkpoint") != "") line = line " (best val loss so far: best.safetensors)"
   print line; if (note != "") print note; fflush(); next
 }
 /etp-train, event=\(string\)start/ {

@@ -91,6 +91,9 @@ etp_dataset_free (EtpDataset * ds)
   g_free (ds->first_missing);
   if (ds->descriptions)
     g_hash_table_unref (ds->descriptions);
+  if (ds->reports)
+    g_hash_table_unref (ds->reports);
+  g_free (ds->reports_file);
   g_free (ds->folds);
   g_free (ds->split_file);
   g_free (ds);
@@ -148,6 +151,63 @@ fold_selected (guint64 mask, gint fold)
   if (mask == G_MAXUINT64)
     return TRUE;
   return fold >= 1 && fold <= 63 && (mask & (G_GUINT64_CONSTANT (1) << fold));
+}
+
+GHashTable *
+etp_reports_file_read (const gchar * path, GError ** error)
+{
+  gchar *text = NULL;
+  gsize len = 0;
+  GStatBuf st;
+  if (g_stat (path, &st) != 0) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_MISSING,
+        "%s: cannot open reports file: %s", path, g_strerror (errno));
+    return NULL;
+  }
+  if ((guint64) st.st_size > ETP_CSV_MAX_BYTES) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_FORMAT,
+        "%s: %lld bytes is too large for a reports file", path,
+        (long long) st.st_size);
+    return NULL;
+  }
+  if (!g_file_get_contents (path, &text, &len, error))
+    return NULL;
+  if (!g_utf8_validate (text, len, NULL)) {
+    g_set_error (error, ETP_ERROR, ETP_ERROR_FORMAT,
+        "%s: not UTF-8 text", path);
+    g_free (text);
+    return NULL;
+  }
+  GHashTable *t = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  gchar **lines = g_strsplit (text, "\n", -1);
+  g_free (text);
+  gboolean ok = TRUE;
+  for (guint i = 0; lines[i] && ok; i++) {
+    gchar *l = lines[i];
+    gsize n = strlen (l);
+    if (n && l[n - 1] == '\r')
+      l[n - 1] = '\0';
+    if (l[0] == '\0' || l[0] == '#')
+      continue;
+    gchar *tab = strchr (l, '\t');
+    if (!tab || tab == l) {
+      g_set_error (error, ETP_ERROR, ETP_ERROR_FORMAT,
+          "%s:%u: malformed line: expected \"record<TAB>report\"", path,
+          i + 1);
+      ok = FALSE;
+      break;
+    }
+    *tab = '\0';
+    g_hash_table_replace (t, g_strstrip (g_strdup (l)),
+        g_strstrip (g_strdup (tab + 1)));
+  }
+  g_strfreev (lines);
+  if (!ok) {
+    g_hash_table_unref (t);
+    return NULL;
+  }
+  return t;
 }
 
 /* ---- descriptions ---------------------------------------------------- */
@@ -1050,8 +1110,17 @@ etp_dataset_open (const gchar * location, const EtpDatasetOptions * opts,
   ds->opts = *opts;
   ds->folds = g_strdup (opts->folds);
   ds->split_file = g_strdup (opts->split_file);
+  ds->reports_file = g_strdup (opts->reports_file);
   ds->opts.folds = ds->folds;
   ds->opts.split_file = ds->split_file;
+  ds->opts.reports_file = ds->reports_file;
+  if (opts->reports_file && *opts->reports_file) {
+    ds->reports = etp_reports_file_read (opts->reports_file, error);
+    if (!ds->reports) {
+      etp_dataset_free (ds);
+      return NULL;
+    }
+  }
   ds->location = g_strdup (location);
   /* strip trailing separators */
   while (strlen (ds->location) > 1
@@ -1213,6 +1282,13 @@ etp_dataset_read (EtpDataset * ds, guint i, GError ** error)
   if (e->report) {
     g_free (rec->report);
     rec->report = g_strdup (e->report);
+  }
+  if (ds->reports) {
+    const gchar *rep = g_hash_table_lookup (ds->reports, rec->record_id);
+    if (rep) {
+      g_free (rec->report);
+      rec->report = g_strdup (rep);
+    }
   }
   if (e->labels) {
     g_strfreev (rec->label_codes);

@@ -37,6 +37,7 @@ typedef struct {
   gboolean compose_report;      /* no report: compose one from the labels */
   const gchar *split_file;      /* MERL-style split CSV, or NULL */
   gboolean skip_missing;        /* absent files: skip (count) or fail */
+  const gchar *reports_file;    /* "record<TAB>report" lines, or NULL */
 } EtpDatasetOptions;
 
 void etp_dataset_options_init (EtpDatasetOptions * opts);
@@ -54,6 +55,8 @@ typedef struct {
   guint n_filtered;             /* rows dropped by single-label */
   /* private */
   GHashTable *descriptions;     /* code -> English description */
+  GHashTable *reports;          /* record id -> report (reports_file) */
+  gchar *reports_file;
   EtpDatasetOptions opts;
   gchar *folds;
   gchar *split_file;
@@ -77,6 +80,11 @@ const gchar *etp_dataset_entry_path (const EtpDataset * ds, guint i);
 
 /* Reads entry @i (errors name the file and the fault). */
 EtpRecord *etp_dataset_read (EtpDataset * ds, guint i, GError ** error);
+
+/* Reads a reports file: one "record<TAB>report" per line (UTF-8; blank
+ * lines and lines starting with '#' ignored; the record is the record id,
+ * e.g. "A0001" or "00001_hr"). Returns record id -> report. */
+GHashTable *etp_reports_file_read (const gchar * path, GError ** error);
 
 /* Parses a fold list ("1-8", "9", "1,3,5", "1-3,7") into @mask (bit f set
  * for fold f, 1..63). "" / NULL selects every fold (mask all ones). */

@@ -311,6 +311,8 @@ etp_resnet1d_new (EtpBackend * be, const EtpResnet1dConfig * cfg,
   etp_backend_memset (be, m->adam_m, 0, m->n_params * sizeof (gfloat));
   etp_backend_memset (be, m->adam_v, 0, m->n_params * sizeof (gfloat));
   etp_backend_memset (be, m->scalars, 0, 16 * sizeof (gfloat));
+  /* the alignment gaps are converted to bf16 with the rest */
+  etp_backend_memset (be, m->folded, 0, m->n_folded * sizeof (gfloat));
   init_random (m, seed);
   if (!etp_backend_check (be, error)) {
     etp_resnet1d_free (m);

@@ -6,6 +6,7 @@
 
 #define MIN_COMPOUND_PART 3
 #define MAX_COMPOUND_PARTS 4
+#define MAX_COMPOUND_BYTES 128
 
 struct _EtpReportNorm {
   GHashTable *map;              /* folded source words joined by ' ' -> English */
@@ -206,8 +207,9 @@ split_compound (const EtpReportNorm * rn, const gchar * w)
   gsize *from;
   gboolean *linking;
   gchar *result = NULL;
+  gchar part[MAX_COMPOUND_BYTES + 1];
 
-  if (n < 2 * MIN_COMPOUND_PART)
+  if (n < 2 * MIN_COMPOUND_PART || n > MAX_COMPOUND_BYTES)
     return NULL;
   best = g_new (guint, n + 1);
   from = g_new (gsize, n + 1);
@@ -219,9 +221,10 @@ split_compound (const EtpReportNorm * rn, const gchar * w)
     if (best[i] == G_MAXUINT || best[i] >= MAX_COMPOUND_PARTS)
       continue;
     for (j = i + MIN_COMPOUND_PART; j <= n; j++) {
-      gchar *part = g_strndup (w + i, j - i);
-      gboolean hit = g_hash_table_contains (rn->map, part);
-      g_free (part);
+      gboolean hit;
+      memcpy (part, w + i, j - i);
+      part[j - i] = '\0';
+      hit = g_hash_table_contains (rn->map, part);
       if (hit) {
         if (best[i] + 1 < best[j]) {
           best[j] = best[i] + 1;

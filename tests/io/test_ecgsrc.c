@@ -625,6 +625,18 @@ GST_START_TEST (test_record_values_and_live)
   gst_object_unref (sink);
   gst_object_unref (pipe);
 
+  /* reports file */
+  gchar *rp = g_build_filename (dir, "reports.tsv", NULL);
+  g_file_set_contents (rp, "rec\tnormal sinus rhythm\n", -1, NULL);
+  Run rr;
+  d = g_strdup_printf ("ecgsrc location=%s reports=%s", p, rp);
+  run_pipeline (d, &rr);
+  g_free (d);
+  fail_unless (rr.error == NULL, "%s", rr.error);
+  fail_unless_equals_string (rr.first_report, "normal sinus rhythm");
+  run_clear (&rr);
+  g_free (rp);
+
   /* live: 0.5 s in chunks of 0.1 s at real-time pace */
   Run r;
   d = g_strdup_printf ("ecgsrc location=%s is-live=true chunk-duration=0.1",

@@ -1093,6 +1093,29 @@ test_bad_dataset_tables (void)
   g_assert_nonnull (strstr (err->message, "wrong lead count"));
   g_clear_error (&err);
 
+  /* a reports file gives the text; a malformed one fails naming the line */
+  write_text (dir, "reports.tsv", "# record<TAB>report\n"
+      "00001_lr\tsinus rhythm, normal ECG\r\nother\tx\n");
+  g_autofree gchar *rp = g_build_filename (dir, "reports.tsv", NULL);
+  etp_dataset_options_init (&o);
+  o.rate = 100;
+  o.reports_file = rp;
+  o.format = ETP_DATASET_WFDB;
+  g_autoptr (EtpDataset) rds = etp_dataset_open (rd, &o, &err);
+  g_assert_no_error (err);
+  g_autoptr (EtpRecord) rr = etp_dataset_read (rds, 0, &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (rr->report, ==, "sinus rhythm, normal ECG");
+  write_text (dir, "reports.tsv", "00001_lr sinus rhythm\n");
+  g_assert_null (etp_dataset_open (rd, &o, &err));
+  g_assert_error (err, ETP_ERROR, ETP_ERROR_FORMAT);
+  g_assert_nonnull (strstr (err->message, "reports.tsv:1"));
+  g_clear_error (&err);
+  o.reports_file = "/nonexistent/reports.tsv";
+  g_assert_null (etp_dataset_open (rd, &o, &err));
+  g_assert_error (err, ETP_ERROR, ETP_ERROR_MISSING);
+  g_clear_error (&err);
+
   /* REFERENCE.csv with a bad class code */
   g_autofree gchar *cd = g_build_filename (dir, "cpsc", NULL);
   g_mkdir (cd, 0755);

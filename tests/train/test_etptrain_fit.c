@@ -200,8 +200,9 @@ GST_START_TEST (test_loss_falls_and_every_parameter_moves)
 {
   TrainRig *r;
   TrainResult res;
-  gchar *dir, *ck;
+  gchar *dir, *ck, *best;
   const guint epochs = 8;
+  gdouble min_val = INFINITY;
   gdouble first, last, top1, top5;
   guint val_n = 0, i, checked = 0;
   EtpSafetensors *st;
@@ -216,9 +217,11 @@ GST_START_TEST (test_loss_falls_and_every_parameter_moves)
   }
   dir = tmp_dir ();
   ck = g_build_filename (dir, "final.safetensors", NULL);
+  best = g_build_filename (dir, "best.safetensors", NULL);
   r = rig_new (LEADS, RATE, DIM, FALSE, TRUE);
   set_small_model (r->train, 8, epochs);
-  g_object_set (r->train, "checkpoint", ck, "weight-decay", 0.0,
+  g_object_set (r->train, "checkpoint", ck, "best-checkpoint", best,
+      "weight-decay", 0.0,
       "learn-temperature", TRUE, "learning-rate", 3e-3, NULL);
   rig_start (r);
   push_val (r);
@@ -264,6 +267,19 @@ GST_START_TEST (test_loss_falls_and_every_parameter_moves)
     fail_unless (isfinite (sget_double (s, "val-loss")));
   }
   rig_free (r);
+
+  /* best-checkpoint holds the epoch with the lowest validation loss. */
+  for (i = 0; i < res.epochs->len; i++)
+    min_val = MIN (min_val, sget_double (g_ptr_array_index (res.epochs, i),
+            "val-loss"));
+  st = etp_safetensors_open (best, &err);
+  fail_unless (st != NULL, "%s", err ? err->message : "?");
+  fail_unless (etp_safetensors_get_metadata (st, "train_best_val_loss"));
+  fail_unless (fabs (g_ascii_strtod (etp_safetensors_get_metadata (st,
+                  "train_best_val_loss"), NULL) - min_val) < 1e-9);
+  etp_safetensors_free (st);
+  g_unlink (best);
+  g_free (best);
 
   /* Every trainable tensor moved away from its initial value. */
   st = etp_safetensors_open (ck, &err);

@@ -316,6 +316,9 @@ struct Fiber {
   ucontext_t ctx;
   std::vector<char> stack;
   bool done;
+  /* what it waits for: a barrier generation to move past wait_gen */
+  const unsigned *wait_on;
+  unsigned wait_gen;
 };
 
 ucontext_t sched;
@@ -331,15 +334,21 @@ unsigned bar_gen;
 struct Warp {
   int arrived, alive;
   unsigned gen;
-  uint64_t slot[32];
+  uint64_t slot[2][32];         /* double-buffered by generation parity */
 };
 std::vector<Warp> warps;
 unsigned long progress;
 
+/* Parks the fiber until *gen != g (the scheduler does not wake it before). */
 void
-yield ()
+wait_for (const unsigned *gen, unsigned g)
 {
-  swapcontext (&fibers[cur].ctx, &sched);
+  while (*gen == g) {
+    fibers[cur].wait_on = gen;
+    fibers[cur].wait_gen = g;
+    swapcontext (&fibers[cur].ctx, &sched);
+  }
+  fibers[cur].wait_on = NULL;
 }
 
 void
@@ -369,8 +378,7 @@ warp_barrier (Warp &w)
   w.arrived++;
   progress++;
   release_warp_if_complete (w);
-  while (w.gen == gen)
-    yield ();
+  wait_for (&w.gen, gen);
 }
 
 void
@@ -407,18 +415,19 @@ etp_emu_syncthreads ()
   bar_arrived++;
   progress++;
   release_block_barrier_if_complete ();
-  while (bar_gen == gen)
-    yield ();
+  wait_for (&bar_gen, gen);
 }
 
 void
 etp_emu_warp_exchange (uint64_t mine, uint64_t *lanes)
 {
+  /* one barrier per exchange: the next exchange writes the other buffer,
+   * and cannot start before every lane passed this one's barrier */
   Warp &w = warps[cur / 32];
-  w.slot[cur & 31] = mine;
+  uint64_t *slot = w.slot[w.gen & 1];
+  slot[cur & 31] = mine;
   warp_barrier (w);
-  memcpy (lanes, w.slot, sizeof w.slot);
-  warp_barrier (w);             /* nobody overwrites a slot before all read */
+  memcpy (lanes, slot, 32 * sizeof (uint64_t));
 }
 
 void
@@ -456,6 +465,7 @@ etp_emu_launch (dim3 grid, dim3 block, size_t shmem, std::function<void ()> fn)
         for (int t = 0; t < nthreads; t++) {
           Fiber &f = fibers[t];
           f.done = false;
+          f.wait_on = NULL;
           warps[t / 32].alive++;
           getcontext (&f.ctx);
           f.ctx.uc_stack.ss_sp = f.stack.data ();
@@ -466,7 +476,8 @@ etp_emu_launch (dim3 grid, dim3 block, size_t shmem, std::function<void ()> fn)
         while (alive > 0) {
           unsigned long before = progress;
           for (int t = 0; t < nthreads; t++) {
-            if (fibers[t].done)
+            if (fibers[t].done || (fibers[t].wait_on && *fibers[t].wait_on
+                    == fibers[t].wait_gen))
               continue;
             cur = t;
             swapcontext (&sched, &fibers[t].ctx);
