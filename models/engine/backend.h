@@ -15,6 +15,8 @@ G_BEGIN_DECLS
 
 typedef struct {
   const char *name;
+  /* releases the backend's state AND the EtpBackend struct it allocated;
+   * engine.c frees be->name and be->error itself */
   void  (*destroy)  (EtpBackend *be);
   gboolean (*supports) (EtpBackend *be, EtpFeature f);
 

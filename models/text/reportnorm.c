@@ -209,7 +209,8 @@ split_compound (const EtpReportNorm * rn, const gchar * w)
   gchar *result = NULL;
   gchar part[MAX_COMPOUND_BYTES + 1];
 
-  if (n < 2 * MIN_COMPOUND_PART || n > MAX_COMPOUND_BYTES)
+  if (n < 2 * MIN_COMPOUND_PART || n > MAX_COMPOUND_BYTES
+      || strpbrk (w, "0123456789") != NULL)
     return NULL;
   best = g_new (guint, n + 1);
   from = g_new (gsize, n + 1);

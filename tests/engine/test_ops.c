@@ -197,6 +197,14 @@ test_conv1d (void)
       etp_conv1d_forward_bf16 (be, &s, x, wbf, b, NULL, FALSE, y);
       etp_backend_download (be, got, y, ny * sizeof (float));
       check_host (dv->label, c, "y bf16", got, yg, ny, 2e-2);
+      /* bf16 with the fused epilogue equals relu(bf16 conv + residual) */
+      for (gsize k = 0; k < ny; k++) {
+        float v = got[k] + res_h[k];
+        want[k] = v > 0 ? v : 0;
+      }
+      etp_conv1d_forward_bf16 (be, &s, x, wbf, b, res, TRUE, y);
+      etp_backend_download (be, got, y, ny * sizeof (float));
+      check_host (dv->label, c, "y bf16+res relu", got, want, ny, 1e-6);
 
       etp_conv1d_backward_data (be, &s, dy, w, dx, FALSE);
       no_error (dv);
