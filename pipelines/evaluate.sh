@@ -177,6 +177,13 @@ for ds in sys.argv[5:]:
         if os.path.exists(ch):
             print("  %s: prompt set + scoring chosen on validation: %s; %s" % (
                 t, open(ch).read().strip(), (zs[t] or {}).get("threshold_rule", "")))
+            pre = "%s-zs-%s-" % (ds, t)
+            vals = []
+            for f in sorted(os.listdir(out)):
+                if f.startswith(pre) and f.endswith("-val.json"):
+                    a = json.load(open(os.path.join(out, f)))["macro"]["auc"]
+                    vals.append("%s %s" % (f[len(pre):-len("-val.json")], pct(a).strip()))
+            print("    validation macro AUC: " + ", ".join(vals))
     first = next((z for z in zs.values() if z), None)
     if not first:
         continue
