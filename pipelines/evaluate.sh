@@ -16,7 +16,7 @@
 #
 # Usage: pipelines/evaluate.sh [--ptbxl DIR] [--cpsc DIR] [--checkpoint FILE]
 #          [--text-model FILE] [--splits DIR] [--out DIR] [--fractions "0.01 0.1 1"]
-#          [--threads N] [--no-random]
+#          [--threads N] [--no-random] [--report-only]
 #   --ptbxl DIR       PTB-XL folder (ptbxl_database.csv, records100/)
 #   --cpsc DIR        CPSC2018 folder (REFERENCE.csv + .mat); MERL "icbeb" split
 #   --checkpoint F    pre-training checkpoint (default models/default/etp-ptbxl100.safetensors)
@@ -25,10 +25,11 @@
 #   --splits DIR      MERL split files (default ETP_SHARED_DATA/data/splits/merl,
 #                     else DIR/../splits/merl next to the data)
 #   --out DIR         reports, scores and thresholds (default ./eval-out)
+#   --report-only     print the tables from the reports already in --out
 # Environment: ETP_BUILD_DIR (default ./build) names the build with the plugin.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PTBXL= CPSC= CKPT= OUT=$PWD/eval-out SPLITS= THREADS=0 RANDOM_TOO=1
+PTBXL= CPSC= CKPT= OUT=$PWD/eval-out SPLITS= THREADS=0 RANDOM_TOO=1 REPORT_ONLY=0
 TEXT_MODEL=${ETP_TEXT_MODEL:-$HOME/.cache/gst-etp/glove-6b-100d.etpwv}
 FRACTIONS="0.01 0.1 1"
 while [ $# -gt 0 ]; do
@@ -42,6 +43,7 @@ while [ $# -gt 0 ]; do
     --fractions) FRACTIONS=$2; shift 2;;
     --threads) THREADS=$2; shift 2;;
     --no-random) RANDOM_TOO=0; shift;;
+    --report-only) REPORT_ONLY=1; shift;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0;;
     *) echo "evaluate.sh: unknown argument $1 (see --help)" >&2; exit 2;;
   esac
@@ -67,7 +69,7 @@ GL="gst-launch-1.0 -q"
 Q="queue max-size-buffers=0 max-size-bytes=0 max-size-time=0"
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
-# cond RATE: conditioning as in pre-training (pipelines/presets/cpu.env)
+# cond: conditioning as in pre-training (pipelines/presets/cpu.env)
 cond() { echo "ecgresample rate=100 highpass=0.5 ! ecgwindow duration=10 pad=zero normalize=zscore"; }
 # src DATA SPLITFILE
 src() { echo "ecgsrc location=\"$1\" split-file=\"$2\" rate=100 missing=skip"; }
@@ -78,6 +80,7 @@ enc() { # enc CKPT OUTPUT
 
 # linear_probe NAME DATA TRAIN TEST TAG CKPT
 linear_probe() {
+  [ $REPORT_ONLY = 1 ] && return 0
   local name=$1 data=$2 train=$3 test=$4 tag=$5 ck=$6 lps="" trb="" teb="" i=0
   for f in $FRACTIONS; do
     lps+=" linearprobe name=lp$i label-fraction=$f seed=0 silent=true report=\"$OUT/$name-lp-$tag-$f.json\""
@@ -90,6 +93,7 @@ linear_probe() {
 
 # zero_shot NAME DATA VAL TEST TAG CKPT PROMPTSETS...
 zero_shot() {
+  [ $REPORT_ONLY = 1 ] && return 0
   local name=$1 data=$2 val=$3 test=$4 tag=$5 ck=$6; shift 6
   local br="" v ps sc
   for ps in "$@"; do for sc in softmax cosine; do
@@ -106,12 +110,16 @@ zero_shot() {
   best=$(python3 - "$OUT" "$name-zs-$tag-" <<'PY'
 import json, glob, sys, os
 out, pre = sys.argv[1], sys.argv[2]
-best = None
+best, first = None, None
 for f in sorted(glob.glob(os.path.join(out, pre + "*-val.json"))):
     a = json.load(open(f))["macro"]["auc"]
     v = os.path.basename(f)[len(pre):-len("-val.json")]
+    first = first or v
     if a is not None and (best is None or a > best[0]):
         best = (a, v)
+if best is None:   # no class has both positives and negatives in validation
+    sys.stderr.write("evaluate.sh: no validation AUC is defined; using %s\n" % first)
+    best = (None, first)
 print(best[1])
 PY
 )
@@ -187,10 +195,10 @@ for ds in sys.argv[5:]:
     first = next((z for z in zs.values() if z), None)
     if not first:
         continue
-    hdr = "%-8s" % "class" + " | ".join("%7s %7s %7s" % ("AUC", "ACC", "F1") for _ in tags)
+    hdr = "%-8s %4s " % ("class", "pos") + " | ".join("%7s %7s %7s" % ("AUC", "ACC", "F1") for _ in tags)
     print(hdr)
     for i, pc in enumerate(first["per_class"]):
-        row = "%-8s" % pc["class"]
+        row = "%-8s %4s " % (pc["class"], pc.get("n_positive", ""))
         cells = []
         for t in tags:
             z = zs[t]
@@ -201,6 +209,6 @@ for ds in sys.argv[5:]:
     for t in tags:
         m = zs[t]["macro"] if zs[t] else None
         cells.append("%7s %7s %7s" % ((pct(m["auc"]), pct(m["accuracy"]), pct(m["f1"])) if m else ("n/a",) * 3))
-    print("%-8s" % "macro" + " | ".join(cells))
+    print("%-8s %4s " % ("macro", "") + " | ".join(cells))
     print("  test records: " + " / ".join(str((zs[t] or {}).get("n_records")) for t in tags))
 PY
