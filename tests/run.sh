@@ -19,3 +19,15 @@ meson test -C build-asan --print-errorlogs --num-processes 2
 
 echo "== element tests under valgrind"
 meson test -C build --setup valgrind --suite elements --print-errorlogs --num-processes 2
+
+# One closing line over the three runs (the meson test logs of this invocation).
+passed=0; failed=0; skipped=0
+for log in build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+    build/meson-logs/testlog-valgrind.json; do
+  [ -f "$log" ] || continue
+  passed=$((passed + $(grep -c '"result": "OK"' "$log" || true)))
+  failed=$((failed + $(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log" || true)))
+  skipped=$((skipped + $(grep -c '"result": "SKIP"' "$log" || true)))
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
