@@ -514,9 +514,20 @@ gst_ecg_encoder_sink_event (GstPad * pad, GstObject * parent,
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_CAPS:{
-      GstCaps *caps;
+      GstCaps *caps, *cur;
       gboolean ok;
       gst_event_parse_caps (event, &caps);
+      /* A funnel of several live feeds re-sends the same caps at every
+       * switch of feed: nothing to renegotiate, and the batch that is
+       * filling must not be cut short for it. */
+      cur = gst_pad_get_current_caps (pad);
+      if (cur != NULL && gst_caps_is_equal (cur, caps)) {
+        gst_caps_unref (cur);
+        gst_event_unref (event);
+        return TRUE;
+      }
+      if (cur != NULL)
+        gst_caps_unref (cur);
       g_mutex_lock (&self->lock);
       process_locked (self);
       g_mutex_unlock (&self->lock);

@@ -461,8 +461,12 @@ arena_reserve (EtpResnet1d * m, Arena * a, gsize need, GError ** error)
 gboolean
 etp_resnet1d_set_precision (EtpResnet1d * m, EtpPrecision p, GError ** error)
 {
-  m->prec = p;
-  m->folded_dirty = TRUE;
+  /* Refold (and reconvert to bf16) only when the precision changes: the
+   * folded weights stay valid otherwise. */
+  if (m->prec != p) {
+    m->prec = p;
+    m->folded_dirty = TRUE;
+  }
   return TRUE;
 }
 
