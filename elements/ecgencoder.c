@@ -349,23 +349,12 @@ clear_pending_locked (GstEcgEncoder * self)
 static gboolean
 set_caps (GstEcgEncoder * self, GstCaps * caps)
 {
-  GstStructure *st;
-  const gchar *fmt, *layout;
   gint rate = 0, channels = 0;
   GstCaps *out;
   const EtpResnet1dConfig *cfg;
   gboolean ok;
 
-  /* parsed by hand: GstAudioInfo wants a channel-mask for > 2 channels,
-   * which ECG streams do not have */
-  st = gst_caps_get_structure (caps, 0);
-  fmt = gst_structure_get_string (st, "format");
-  layout = gst_structure_get_string (st, "layout");
-  if (!gst_structure_has_name (st, "audio/x-raw") || g_strcmp0 (fmt,
-          "F32LE") != 0 || (layout && strcmp (layout, "interleaved") != 0) ||
-      !gst_structure_get_int (st, "rate", &rate) ||
-      !gst_structure_get_int (st, "channels", &channels) || rate <= 0 ||
-      channels <= 0) {
+  if (!etp_ecg_caps_parse (caps, &rate, &channels)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
         ("expected interleaved F32LE audio/x-raw with rate and channels, got %"
             GST_PTR_FORMAT, caps));

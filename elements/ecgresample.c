@@ -185,22 +185,6 @@ gst_ecg_resample_fixate_caps (GstBaseTransform * trans,
 }
 
 static gboolean
-parse_caps (GstCaps * caps, gint * rate, gint * channels)
-{
-  GstStructure *s;
-  const gchar *fmt;
-
-  if (!caps || gst_caps_get_size (caps) < 1)
-    return FALSE;
-  s = gst_caps_get_structure (caps, 0);
-  fmt = gst_structure_get_string (s, "format");
-  return fmt && !strcmp (fmt, "F32LE")
-      && gst_structure_get_int (s, "rate", rate)
-      && gst_structure_get_int (s, "channels", channels)
-      && *rate > 0 && *channels > 0;
-}
-
-static gboolean
 gst_ecg_resample_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
@@ -210,10 +194,8 @@ gst_ecg_resample_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   gboolean ok = TRUE;
   gint rate_in, rate_out, ch_in, ch_out;
 
-  /* Parsed by hand: GstAudioInfo wants a channel-mask above 2 channels and
-   * ECG leads have no audio positions. */
-  if (!parse_caps (incaps, &rate_in, &ch_in)
-      || !parse_caps (outcaps, &rate_out, &ch_out)) {
+  if (!etp_ecg_caps_parse (incaps, &rate_in, &ch_in)
+      || !etp_ecg_caps_parse (outcaps, &rate_out, &ch_out)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
         ("cannot parse caps %" GST_PTR_FORMAT " / %" GST_PTR_FORMAT, incaps,
             outcaps));

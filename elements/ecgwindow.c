@@ -390,11 +390,9 @@ gst_ecg_window_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
   GstEcgWindow *self = GST_ECG_WINDOW (trans);
-  GstStructure *s = gst_caps_get_structure (incaps, 0);
   gint rate = 0, ch = 0;
 
-  if (!gst_structure_get_int (s, "rate", &rate) ||
-      !gst_structure_get_int (s, "channels", &ch) || rate <= 0 || ch <= 0) {
+  if (!etp_ecg_caps_parse (incaps, &rate, &ch)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
         ("cannot parse caps %" GST_PTR_FORMAT, incaps));
     return FALSE;

@@ -1745,9 +1745,6 @@ etp_train_sink_event (GstAggregator * agg, GstAggregatorPad * pad,
         *slot = dim;
       }
     } else {
-      const GstStructure *st = gst_caps_get_structure (caps, 0);
-      const gchar *fmt = gst_structure_get_string (st, "format");
-      const gchar *layout = gst_structure_get_string (st, "layout");
       gint new_rate = 0, new_channels = 0;
       gint *rate, *channels;
       if (pad == self->ecg_pad) {
@@ -1760,13 +1757,7 @@ etp_train_sink_event (GstAggregator * agg, GstAggregatorPad * pad,
         rate = &self->val_rate;
         channels = &self->val_channels;
       }
-      /* Parsed by hand: GstAudioInfo wants a channel-mask for more than
-       * two channels, which ECG caps need not carry. */
-      if (g_strcmp0 (fmt, "F32LE") != 0
-          || (layout && g_strcmp0 (layout, "interleaved") != 0)
-          || !gst_structure_get_int (st, "rate", &new_rate)
-          || !gst_structure_get_int (st, "channels", &new_channels)
-          || new_rate <= 0 || new_channels <= 0) {
+      if (!etp_ecg_caps_parse (caps, &new_rate, &new_channels)) {
         GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
             ("Pad '%s' needs F32LE interleaved ECG caps.", pad_role (self,
                     pad)), ("caps: %" GST_PTR_FORMAT, caps));

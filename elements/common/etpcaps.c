@@ -3,6 +3,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+gboolean
+etp_ecg_caps_parse (const GstCaps * caps, gint * rate, gint * channels)
+{
+  const GstStructure *s;
+  const gchar *fmt, *layout;
+  gint r = 0, c = 0;
+
+  if (caps == NULL || gst_caps_get_size (caps) < 1)
+    return FALSE;
+  s = gst_caps_get_structure (caps, 0);
+  fmt = gst_structure_get_string (s, "format");
+  layout = gst_structure_get_string (s, "layout");
+  if (!gst_structure_has_name (s, "audio/x-raw")
+      || g_strcmp0 (fmt, "F32LE") != 0
+      || (layout != NULL && strcmp (layout, "interleaved") != 0)
+      || !gst_structure_get_int (s, "rate", &r)
+      || !gst_structure_get_int (s, "channels", &c) || r <= 0 || c <= 0)
+    return FALSE;
+  *rate = r;
+  *channels = c;
+  return TRUE;
+}
+
 GstCaps *
 etp_tensor_caps_new (guint dim)
 {

@@ -19,6 +19,12 @@ G_BEGIN_DECLS
 /* Text, one item per line. */
 #define ETP_TEXT_CAPS_STR "text/x-raw, format=(string)utf8"
 
+/* Reads rate and channels from ECG caps (audio/x-raw, F32LE, interleaved when
+ * a layout is given); FALSE when the caps are not that or not fixed.
+ * Parsed by hand because GstAudioInfo wants a channel-mask above two
+ * channels, and ECG leads have no audio positions. */
+gboolean etp_ecg_caps_parse (const GstCaps * caps, gint * rate, gint * channels);
+
 /* Fixed caps for a float32 vector of @dim values: dimensions=D:1:1:1. */
 GstCaps *etp_tensor_caps_new (guint dim);
 
